@@ -1,0 +1,1 @@
+"""The detector: preprocessing shared by training, evaluation and the worker, plus training code."""
