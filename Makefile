@@ -1,0 +1,17 @@
+# The two commands a new user needs: `make run` and `make test`.
+.PHONY: run test setup train evaluate bench
+
+run:            ## set up, then run web + worker (+ Redis if none answers) on http://127.0.0.1:8000
+	scripts/run.sh
+
+test:           ## set up as `run` does, then run the whole test suite
+	scripts/test.sh
+
+setup:
+	scripts/setup.sh
+
+train:          ## retrain the shipped detector from ../shared/datasets
+	scripts/setup.sh --test && .venv/bin/python -m models.train
+
+evaluate:       ## make evaluate DIR=folder-with-real-and-fake
+	scripts/setup.sh --test && .venv/bin/python -m models.evaluate $(DIR)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up and run the whole service locally: migrations, Redis (started if none answers), a worker, the web.
+# Ctrl-C stops what this script started, and nothing else.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export DATA_DIR=${DATA_DIR:-$PWD/data}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+HOST=${HOST:-127.0.0.1}; PORT=${PORT:-8000}
+mkdir -p "$DATA_DIR"
+pids=()
+cleanup() { trap - INT TERM EXIT; (( ${#pids[@]} )) && kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; echo "stopped"; }
+trap cleanup INT TERM EXIT
+
+.venv/bin/python -m shared.migrate
+if ! .venv/bin/python -m shared.redis_check "$REDIS_URL"; then
+  port=$(.venv/bin/python -c 'import sys,urllib.parse as u; print(u.urlparse(sys.argv[1]).port or 6379)' "$REDIS_URL")
+  echo "run: no Redis answers at $REDIS_URL; starting one on port $port" >&2
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$DATA_DIR" \
+    --logfile "$DATA_DIR/redis.log" & pids+=($!)
+  for _ in $(seq 50); do .venv/bin/python -m shared.redis_check "$REDIS_URL" && break; sleep 0.1; done
+fi
+.venv/bin/celery -A worker.celery_app worker --loglevel=INFO --concurrency="${WORKER_CONCURRENCY:-1}" \
+  --hostname="worker-$$@%h" & pids+=($!)
+.venv/bin/gunicorn --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-2}" --threads 4 --access-logfile - \
+  "web:create_app()" & pids+=($!)
+echo
+echo "deepfake-detect is running at http://$HOST:$PORT/  (Ctrl-C to stop)"
+wait -n "${pids[@]}"

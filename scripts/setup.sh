@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Set up everything the service needs on a Debian/Ubuntu machine: system packages, .venv, requirements.
+# Usage: scripts/setup.sh [--test]   (--test adds the browser and the training extras the tests use)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+want_test=0; [[ "${1:-}" == "--test" ]] && want_test=1
+
+sudo_() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+# --- system packages, only those missing -------------------------------------------------------
+missing=()
+command -v exiftool >/dev/null || missing+=(libimage-exiftool-perl)
+command -v redis-server >/dev/null || missing+=(redis-server)
+if (( want_test )); then
+  [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+  command -v pg_ctlcluster >/dev/null || command -v psql >/dev/null || missing+=(postgresql)
+fi
+if (( ${#missing[@]} )); then
+  echo "setup: installing ${missing[*]} with apt" >&2
+  sudo_ apt-get update -qq
+  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Python environment ----------------------------------------------------------------------------
+PY=${PYTHON:-python3}
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "setup: Python 3.11+ is needed" >&2; exit 1; }
+if [[ ! -x .venv/bin/python ]]; then
+  "$PY" -m venv .venv || { sudo_ apt-get install -y -qq python3-venv >/dev/null && "$PY" -m venv .venv; }
+fi
+reqs=(requirements.txt requirements-nodeps.txt)
+(( want_test )) && reqs+=(requirements-train.txt)
+stamp=".venv/.installed-$(cat "${reqs[@]}" pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)"
+if [[ ! -f $stamp ]]; then
+  echo "setup: installing Python requirements into .venv" >&2
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+  # packages whose declared dependencies would pull in a multi-GB torch the service does not use
+  [[ -f requirements-nodeps.txt ]] && .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+  (( want_test )) && [[ -f requirements-train.txt ]] && .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-train.txt
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+  rm -f .venv/.installed-*; touch "$stamp"
+fi

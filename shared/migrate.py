@@ -1,0 +1,26 @@
+"""Apply Alembic migrations programmatically (run script, tests, `flask db-upgrade`)."""
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+
+from shared.settings import ROOT
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config for this repo pointed at `url`."""
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes["url"] = url
+    cfg.attributes["configure_logger"] = False
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at `url` up to `revision`."""
+    command.upgrade(alembic_config(url), revision)
+
+
+if __name__ == "__main__":
+    from shared.settings import Settings
+
+    upgrade(Settings.from_env().database_url)

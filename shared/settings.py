@@ -1,0 +1,90 @@
+"""Settings read once from the environment, with safe local defaults.
+
+Every variable is listed in the README's configuration table; keep the two in step
+(tests/test_settings.py checks that the README and docker-compose.yml name them all).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _data_dir() -> Path:
+    return Path(os.environ.get("DATA_DIR", ROOT / "data")).resolve()
+
+
+def _secret_key(data_dir: Path) -> str:
+    """SECRET_KEY from the environment; a local run gets one generated once and kept in DATA_DIR."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if os.environ.get("APP_ENV", "development") == "production":
+        raise RuntimeError("SECRET_KEY must be set when APP_ENV=production")
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All configuration in one typed object; `Settings.from_env()` builds it."""
+
+    app_env: str = "development"
+    data_dir: Path = field(default_factory=_data_dir)
+    database_url: str = ""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    upload_dir: Path = Path()
+    model_path: Path = ROOT / "models" / "detector.keras"
+    queue: str = "analyses"
+    max_upload_mb: int = 50
+    max_image_pixels: int = 100_000_000
+    task_soft_time_limit: int = 120
+    exiftool_timeout: int = 30
+    page_size: int = 20
+    secret_key: str = ""
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        """Read the environment; keyword overrides win (tests use them)."""
+        data_dir = Path(overrides.pop("data_dir", None) or _data_dir())  # type: ignore[arg-type]
+        env = os.environ.get
+        values: dict[str, object] = {
+            "app_env": env("APP_ENV", "development"),
+            "data_dir": data_dir,
+            "database_url": env("DATABASE_URL", f"sqlite:///{data_dir / 'deepfake.db'}"),
+            "redis_url": env("REDIS_URL", cls.redis_url),
+            "upload_dir": Path(env("UPLOAD_DIR", str(data_dir / "uploads"))).resolve(),
+            "model_path": Path(env("MODEL_PATH", str(cls.model_path))).resolve(),
+            "queue": env("CELERY_QUEUE", cls.queue),
+            "max_upload_mb": int(env("MAX_UPLOAD_MB", cls.max_upload_mb)),
+            "max_image_pixels": int(env("MAX_IMAGE_PIXELS", cls.max_image_pixels)),
+            "task_soft_time_limit": int(env("TASK_SOFT_TIME_LIMIT", cls.task_soft_time_limit)),
+            "exiftool_timeout": int(env("EXIFTOOL_TIMEOUT", cls.exiftool_timeout)),
+            "page_size": int(env("PAGE_SIZE", cls.page_size)),
+        }
+        values.update(overrides)
+        if not values.get("secret_key"):
+            values["secret_key"] = _secret_key(data_dir)
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+
+# The environment variables Settings.from_env reads (documented in the README table).
+ENV_VARS = (
+    "APP_ENV", "DATA_DIR", "DATABASE_URL", "REDIS_URL", "UPLOAD_DIR", "MODEL_PATH", "CELERY_QUEUE",
+    "MAX_UPLOAD_MB", "MAX_IMAGE_PIXELS", "TASK_SOFT_TIME_LIMIT", "EXIFTOOL_TIMEOUT", "PAGE_SIZE", "SECRET_KEY",
+)

@@ -1,0 +1,39 @@
+"""The web tier: an app factory, HTML pages and the JSON API. Never imports TensorFlow."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from shared.settings import Settings
+
+csrf = CSRFProtect()
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings from the environment (overrides win), extensions, blueprints."""
+    settings = Settings.from_env(**(overrides or {}))
+    app = Flask(__name__)
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        # the upload limit plus room for the multipart envelope; the exact limit is checked while streaming
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + 64 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    settings.upload_dir.mkdir(parents=True, exist_ok=True)
+
+    from web import db, errors, queue, security
+    from web.api import bp as api_bp
+    from web.pages import bp as pages_bp
+
+    db.init_app(app)
+    queue.init_app(app)
+    csrf.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    csrf.exempt(api_bp)  # the API is not used by browser forms
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(api_bp)
+    return app

@@ -1,0 +1,48 @@
+"""Errors: JSON under /api, an HTML page elsewhere; never a bare 500 for bad input."""
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+
+def json_error(status: int, message: str):
+    """A JSON error body with its status."""
+    response = jsonify({"error": message, "status": status})
+    response.status_code = status
+    return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+MESSAGES = {
+    400: "The request was not understood.",
+    404: "Nothing here: unknown address or id.",
+    405: "That method is not allowed here.",
+    413: "The upload is too large.",
+    415: "Unsupported file type.",
+    503: "A service this page needs is unavailable; try again shortly.",
+}
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        status = exc.code or 500
+        if status == 413:
+            limit = app.config["SETTINGS"].max_upload_mb
+            message = f"the upload is larger than the {limit} MB limit"
+        else:
+            message = exc.description if status in (400, 405) else MESSAGES.get(status, exc.name)
+        if _wants_json():
+            return json_error(status, message)
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unhandled error")
+        message = "internal error; it has been logged"
+        if _wants_json():
+            return json_error(500, message)
+        return render_template("error.html", status=500, message=message), 500

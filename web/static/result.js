@@ -1,0 +1,130 @@
+// Polls the analysis status endpoint and renders the result. Only textContent is used:
+// every string here may come from attacker-controlled metadata.
+(function () {
+  "use strict";
+  const root = document.getElementById("result");
+  if (!root) return;
+  const statusUrl = root.dataset.statusUrl;
+  const $ = (id) => document.getElementById(id);
+  let delay = 500;
+
+  function el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (cls) node.className = cls;
+    return node;
+  }
+  const pct = (p) => (p === null || p === undefined ? "n/a" : (p * 100).toFixed(1) + " %");
+
+  function renderStatus(data) {
+    const s = $("status");
+    s.textContent = data.status;
+    s.className = "badge " + data.status;
+    $("status-note").textContent = data.status === "queued" ? "waiting for a worker…" :
+      data.status === "running" ? "analysing…" : "";
+  }
+
+  function renderEvidence(items) {
+    const box = $("evidence");
+    box.replaceChildren();
+    const groups = {provenance: [], metadata: [], model: [], maps: []};
+    const groupOf = {c2pa: "provenance", iptc_digital_source_type: "provenance", generator_metadata: "provenance",
+      watermark: "provenance", metadata_score: "metadata", model: "model", robustness: "model", forensic_map: "maps"};
+    for (const it of items) (groups[groupOf[it.kind]] || groups.model).push(it);
+    for (const [name, list] of Object.entries(groups)) {
+      if (!list.length) continue;
+      const sec = el("section", null, "evidence-group");
+      sec.append(el("h4", name));
+      const ul = el("ul");
+      for (const it of list) {
+        const li = el("li", null, "effect-" + it.effect);
+        li.append(el("span", it.effect, "badge " + it.effect), " ", el("strong", it.reason), " ");
+        li.append(el("code", it.source));
+        if (it.value !== null && it.value !== undefined && typeof it.value !== "object") {
+          const v = String(it.value);
+          if (v.length > 120) {
+            const d = el("details"); d.append(el("summary", v.slice(0, 60) + "…"), el("pre", v)); li.append(d);
+          } else li.append(" = ", el("span", v, "value"));
+        } else if (it.value && typeof it.value === "object") {
+          const d = el("details"); d.append(el("summary", "details"), el("pre", JSON.stringify(it.value, null, 2)));
+          li.append(d);
+        }
+        ul.append(li);
+      }
+      sec.append(ul);
+      box.append(sec);
+    }
+    $("evidence-box").hidden = items.length === 0;
+  }
+
+  function renderChart(result) {
+    const points = result.robustness && result.robustness.length ? result.robustness :
+      [{perturbation: "original", fake_probability: result.fake_probability}];
+    $("chart-hint").textContent = result.robustness && result.robustness.length ?
+      "The model's fake probability for the image as uploaded and after re-compression and down-scaling; a line that crosses the thresholds means the verdict is not robust." :
+      "The model's fake probability.";
+    $("chart-box").hidden = false;
+    if (typeof Chart === "undefined") return;
+    const th = result.thresholds || {};
+    const labels = points.map((p) => p.perturbation);
+    const datasets = [{label: "fake probability", data: points.map((p) => p.fake_probability),
+      borderColor: "#b0302a", backgroundColor: "#b0302a", tension: 0.2}];
+    if (th.model_fake !== undefined) datasets.push({label: "fake threshold", data: labels.map(() => th.model_fake),
+      borderColor: "#999", borderDash: [6, 4], pointRadius: 0});
+    if (th.model_real !== undefined) datasets.push({label: "real threshold", data: labels.map(() => th.model_real),
+      borderColor: "#5a8", borderDash: [6, 4], pointRadius: 0});
+    new Chart($("confidence-chart"), {type: "line", data: {labels, datasets},
+      options: {animation: false, scales: {y: {min: 0, max: 1}}}});
+  }
+
+  function renderMaps(maps) {
+    const box = $("maps");
+    box.replaceChildren();
+    for (const m of maps || []) {
+      const fig = el("figure");
+      const img = el("img"); img.src = m.url; img.alt = m.title || m.name; img.loading = "lazy";
+      fig.append(img, el("figcaption", (m.title || m.name) + ": " + (m.label || "")));
+      box.append(fig);
+    }
+    $("maps-box").hidden = !(maps && maps.length);
+  }
+
+  function renderDone(data) {
+    const r = data.result || {};
+    $("verdict").textContent = data.verdict;
+    $("verdict-box").className = "verdict " + data.verdict;
+    $("fake-probability").textContent = pct(data.fake_probability);
+    $("metadata-score").textContent = data.metadata_score === null ? "n/a" : data.metadata_score.toFixed(2);
+    $("model-version").textContent = (data.model_version || "").slice(0, 12);
+    const ol = $("reasons");
+    ol.replaceChildren(...(data.reasons || []).map((r) => el("li", r)));
+    $("verdict-box").hidden = false;
+    renderEvidence(data.evidence || []);
+    renderChart(r);
+    renderMaps(r.maps);
+  }
+
+  async function poll() {
+    let data;
+    try {
+      const resp = await fetch(statusUrl, {headers: {Accept: "application/json"}});
+      data = await resp.json();
+      if (!resp.ok) throw new Error(data.error || resp.statusText);
+    } catch (err) {
+      $("status-note").textContent = "could not reach the server (" + err.message + "); retrying…";
+      delay = Math.min(delay * 2, 10000);
+      setTimeout(poll, delay);
+      return;
+    }
+    renderStatus(data);
+    if (data.status === "done") return renderDone(data);
+    if (data.status === "failed") {
+      $("failure").textContent = "The analysis failed: " + (data.error || "unknown reason");
+      $("failure").hidden = false;
+      return;
+    }
+    delay = Math.min(delay * 1.3, 3000);
+    setTimeout(poll, delay);
+  }
+  poll();
+})();

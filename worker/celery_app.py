@@ -1,0 +1,56 @@
+"""The Celery app of the workers: `celery -A worker.celery_app worker`."""
+from __future__ import annotations
+
+import logging
+import os
+
+from celery import Celery
+from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
+
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+settings = Settings.from_env()
+
+app = Celery("deepfake", broker=settings.redis_url, include=["worker.tasks"])
+app.conf.update(
+    task_default_queue=settings.queue,
+    task_ignore_result=True,  # results live in the database
+    task_acks_late=True,  # a job is acknowledged after it ran, so a killed worker does not lose it
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,  # long tasks: take one at a time
+    task_soft_time_limit=settings.task_soft_time_limit,
+    task_time_limit=settings.task_soft_time_limit + 30,
+    # an unacknowledged job returns to the queue this long after its worker vanished
+    broker_transport_options={"visibility_timeout": settings.task_soft_time_limit + 120},
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+)
+
+
+@worker_process_init.connect
+def _load_resources(**_kwargs) -> None:
+    """Load the model and start exiftool in each pool process, after fork."""
+    from worker import tasks
+
+    res = tasks.resources()
+    if os.environ.get("WORKER_PRELOAD", "1") == "1":
+        res.detector  # noqa: B018 - warm up once so the first upload does not wait for it
+        log.info("worker process ready: model %s", res.detector.version[:12])
+
+
+@worker_process_shutdown.connect
+def _close_resources(**_kwargs) -> None:
+    from worker import tasks
+
+    tasks.resources().close()
+
+
+@worker_ready.connect
+def _requeue_on_start(**_kwargs) -> None:
+    """Re-enqueue analyses left queued while the broker was down or stuck in a dead worker."""
+    from worker.sweep import requeue_stale
+
+    n = requeue_stale(settings, app)
+    if n:
+        log.info("re-enqueued %d stale analyses", n)

@@ -1,0 +1,72 @@
+"""`deepfake-detect predict [--json] FILE...`: the analysis pipeline in-process, no server needed."""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from shared.settings import Settings
+from worker.errors import AnalysisError
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _line(record: dict) -> str:
+    if "error" in record:
+        return f"{record['file']}: error: {record['error']}"
+    reasons = "; ".join(record["reasons"][:3])
+    return (f"{record['file']}: {record['verdict']} (fake probability {record['fake_probability']:.3f}, "
+            f"metadata score {record['metadata_score']:.2f}) - {reasons}")
+
+
+def predict(files: list[str], as_json: bool, maps_dir: str | None) -> int:
+    """Analyse each file, print one line each; exit status 1 if any file could not be analysed."""
+    from worker.pipeline import Resources, analyze_file
+
+    res = Resources(Settings.from_env())
+    failed = 0
+    try:
+        for name in files:
+            path = Path(name)
+            record: dict = {"file": name}
+            try:
+                if not path.is_file():
+                    raise AnalysisError("no such file")
+                record["sha256"] = _sha256(path)
+                derived = Path(maps_dir) / record["sha256"] if maps_dir else None
+                outcome = analyze_file(path, res, derived_dir=derived)
+                record |= {k: outcome.result[k] for k in ("fake_probability", "metadata_score", "verdict", "reasons",
+                                                           "model_version", "evidence", "robustness")}
+            except AnalysisError as exc:
+                record["error"] = str(exc)
+                failed += 1
+            print(json.dumps(record, default=str) if as_json else _line(record), flush=True)
+    finally:
+        res.close()
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `deepfake-detect` command."""
+    parser = argparse.ArgumentParser(prog="deepfake-detect", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("predict", help="analyse image files in this process")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--maps-dir", help="also write thumbnails and forensic maps under this folder")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return predict(args.files, args.json, args.maps_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

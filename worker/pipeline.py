@@ -1,0 +1,150 @@
+"""The analysis pipeline as plain functions: decode → metadata → provenance → model → verdict.
+
+`analyze_file` works on a path and is what the CLI calls; `run_analysis` wraps it for a
+queued analysis: read the row, release the connection, compute, write the result.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared import storage
+from shared.evidence import Evidence, item
+from shared.images import sniff_file
+from shared.settings import Settings
+from shared.verdict import DEFAULT_THRESHOLDS, fuse
+from worker import decode, exif, maps
+from worker.errors import AnalysisError
+from worker.signals.metadata import metadata_score
+from worker.signals.provenance import provenance_evidence
+from worker.signals.watermark import watermark_evidence
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Resources:
+    """What one worker process loads once, after fork: the detector and an exiftool process."""
+
+    settings: Settings
+    _detector: Any = None
+    _exif: exif.ExifReader | None = None
+
+    @property
+    def detector(self):  # noqa: ANN201 - worker.detector.Detector, imported lazily (TensorFlow)
+        if self._detector is None:
+            from worker import detector
+
+            self._detector = detector.load(str(self.settings.model_path))
+        return self._detector
+
+    @property
+    def exif(self) -> exif.ExifReader:
+        if self._exif is None:
+            self._exif = exif.ExifReader(timeout=self.settings.exiftool_timeout)
+        return self._exif
+
+    def close(self) -> None:
+        if self._exif is not None:
+            self._exif.close()
+
+
+@dataclass
+class Outcome:
+    """Everything found about one file."""
+
+    verdict: str
+    reasons: list[str]
+    fake_probability: float
+    metadata_score: float
+    model_version: str
+    width: int
+    height: int
+    evidence: list[Evidence]
+    metadata: dict[str, dict[str, Any]]
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+def analyze_file(path: Path, res: Resources, derived_dir: Path | None = None) -> Outcome:
+    """Analyse one image file; with derived_dir, also write its thumbnail and forensic maps there."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if not path.is_file():
+        raise AnalysisError("the uploaded file is missing from storage")
+    if sniff_file(path) is None:
+        raise AnalysisError("not an accepted image type (checked from the file's bytes)")
+    tags = res.exif.read(path)
+    timings["metadata_s"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    img = decode.load_image(path, res.settings.max_image_pixels)
+    timings["decode_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    meta_score, meta_evidence = metadata_score(tags)
+    evidence: list[Evidence] = provenance_evidence(str(path), tags) + watermark_evidence(img)
+    timings["provenance_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    det = res.detector
+    from worker.detector import robustness
+
+    scores = robustness(det, img)
+    p_fake = float(scores[0]["fake_probability"])
+    timings["model_s"] = time.perf_counter() - t
+    thresholds = dataclasses.replace(DEFAULT_THRESHOLDS, model_fake=det.thresholds["fake"],
+                                     model_real=det.thresholds["real"])
+    evidence.append(_model_evidence(det.version, p_fake, thresholds))
+    flip = _robustness_evidence(scores, thresholds)
+    if flip is not None:
+        evidence.append(flip)
+    evidence.extend(meta_evidence)
+
+    map_info: list[dict[str, str]] = []
+    if derived_dir is not None:
+        t = time.perf_counter()
+        decode.thumbnail(img, derived_dir / "thumbnail.jpg")
+        map_info = maps.write_maps(img, derived_dir)
+        evidence.extend(item("forensic_map", m["name"], m["title"], "neutral", m["label"]) for m in map_info)
+        timings["maps_s"] = time.perf_counter() - t
+
+    verdict = fuse(p_fake, meta_score, evidence, thresholds)
+    timings["total_s"] = time.perf_counter() - t0
+    result = {
+        "verdict": verdict.label, "reasons": verdict.reasons, "fake_probability": p_fake,
+        "metadata_score": meta_score, "model_version": det.version, "evidence": evidence,
+        "robustness": scores, "thresholds": dataclasses.asdict(thresholds), "maps": map_info,
+        "image": {"width": img.width, "height": img.height}, "timings": {k: round(v, 4) for k, v in timings.items()},
+    }
+    return Outcome(verdict.label, verdict.reasons, p_fake, meta_score, det.version, img.width, img.height,
+                   evidence, exif.group(tags), result)
+
+
+def _model_evidence(version: str, p: float, th) -> Evidence:  # noqa: ANN001
+    if p >= th.model_fake:
+        effect, reason = "fake", f"the detector gives {p:.0%} probability of AI generation"
+    elif p <= th.model_real:
+        effect, reason = "real", f"the detector gives only {p:.0%} probability of AI generation"
+    else:
+        effect, reason = "neutral", f"the detector is undecided ({p:.0%} probability of AI generation)"
+    return item("model", f"detector {version[:12]}", round(p, 4), effect, reason)
+
+
+def _robustness_evidence(scores: list[dict], th) -> Evidence | None:  # noqa: ANN001
+    """A verdict that flips under re-compression or down-scaling is not one to trust."""
+    def side(p: float) -> str:
+        return "fake" if p >= th.model_fake else "real" if p <= th.model_real else "uncertain"
+
+    sides = {s["perturbation"]: side(s["fake_probability"]) for s in scores}
+    original = sides.get("original")
+    flipped = sorted(k for k, v in sides.items() if v != original)
+    if not flipped:
+        return item("robustness", "JPEG q90/q75/q50 and 0.75x/0.5x re-scoring", {"flipped": False},
+                    "neutral", "the model's answer holds under re-compression and down-scaling")
+    return item("robustness", "JPEG q90/q75/q50 and 0.75x/0.5x re-scoring", {"flipped": True, "changed": flipped},
+                "neutral", "inconclusive under re-compression: the model's answer changes after "
+                + ", ".join(flipped))
