@@ -26,7 +26,12 @@ def exiftool():
         pytest.skip("exiftool is not installed (apt-get install libimage-exiftool-perl)")
 
     def read(path) -> dict:
-        out = subprocess.run(["exiftool", "-j", "-G", str(path)], capture_output=True, text=True)
-        return json.loads(out.stdout or "[{}]")[0]
+        return read_many([path])[0]
 
+    def read_many(paths) -> list[dict]:
+        out = subprocess.run(["exiftool", "-j", "-G", *map(str, paths)], capture_output=True, text=True)
+        found = {m["SourceFile"]: m for m in json.loads(out.stdout or "[]")}
+        return [found.get(str(p), {}) for p in paths]
+
+    read.many = read_many
     return read

@@ -17,17 +17,17 @@ def test_empty_metadata_is_neutral():
 
 
 def test_camera_files_score_high(samples, exiftool):
-    for rel in CAMERA:
-        path = samples / rel
-        score, ev = metadata_score(exiftool(path), thumbnail_size(str(path)))
+    paths = [samples / rel for rel in CAMERA]
+    for rel, path, meta in zip(CAMERA, paths, exiftool.many(paths)):
+        score, ev = metadata_score(meta, thumbnail_size(str(path)))
         assert score >= 0.7, (rel, score, ev)
         assert all(e["kind"] == "metadata_score" and "weight" in e for e in ev)
 
 
 def test_edited_files_score_lower(samples, exiftool):
-    camera = min(metadata_score(exiftool(samples / rel))[0] for rel in CAMERA)
-    for rel in EDITED:
-        score, ev = metadata_score(exiftool(samples / rel))
+    camera = min(metadata_score(m)[0] for m in exiftool.many([samples / rel for rel in CAMERA]))
+    for rel, meta in zip(EDITED, exiftool.many([samples / rel for rel in EDITED])):
+        score, ev = metadata_score(meta)
         assert score < camera and score <= 0.25, (rel, score)
         assert any(e["effect"] == "fake" and e["weight"] < 0 for e in ev)
 
