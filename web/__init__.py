@@ -26,6 +26,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     from web import db, errors, queue, security
     from web.api import bp as api_bp
+    from web.health import bp as health_bp
     from web.pages import bp as pages_bp
 
     db.init_app(app)
@@ -36,4 +37,5 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(api_bp)  # the API is not used by browser forms
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(health_bp)
     return app
