@@ -1,0 +1,70 @@
+"""Forensic maps: error level analysis and noise residual, as images to show next to the verdict.
+
+Both are cheap (one JPEG encode or one median filter); images whose long side exceeds
+``ANALYSIS_MAX_SIDE`` are downscaled first, and every map is returned at most
+``OUTPUT_MAX_SIDE`` on its long side. They are aids for a human eye, not detectors: the
+labels in ``MAP_LABELS`` say what each can and cannot show.
+"""
+from __future__ import annotations
+
+from io import BytesIO
+
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps
+
+ANALYSIS_MAX_SIDE = 2048
+OUTPUT_MAX_SIDE = 1024
+ELA_QUALITY = 90
+
+MAP_LABELS = {
+    "ela": (
+        "Error level analysis: the image re-saved as JPEG at quality 90 and the difference amplified. "
+        "Regions that were pasted or edited after the last save can stand out as brighter or darker than "
+        "similar texture around them. It cannot tell AI from real: edges and fine texture are always bright, "
+        "a fully generated image is uniformly 'consistent', and re-compression or resizing (including ours "
+        "for images over 2048 px) evens the levels out."
+    ),
+    "noise": (
+        "Noise residual: the image minus a 3x3 median-filtered copy, amplified. Camera sensor noise is fine "
+        "grained and even across flat areas; pasted, retouched or generated areas can look smoother or "
+        "differently textured. It cannot prove anything alone: denoising, compression, resizing and strong "
+        "texture all change the residual, and many generators imitate noise well."
+    ),
+}
+
+
+def _prepare(img: Image.Image) -> Image.Image:
+    img = ImageOps.exif_transpose(img) if hasattr(img, "getexif") else img
+    img = img.convert("RGB")
+    if max(img.size) > ANALYSIS_MAX_SIDE:
+        img = img.copy()
+        img.thumbnail((ANALYSIS_MAX_SIDE, ANALYSIS_MAX_SIDE), Image.Resampling.LANCZOS)
+    return img
+
+
+def _to_map(values: np.ndarray) -> Image.Image:
+    """Scale a non-negative float array to 0..255 by its 99.5th percentile and cap the size."""
+    top = float(np.percentile(values, 99.5)) if values.size else 0.0
+    scaled = np.clip(values * (255.0 / max(top, 1e-6)), 0, 255).astype(np.uint8)
+    out = Image.fromarray(scaled)
+    if max(out.size) > OUTPUT_MAX_SIDE:
+        out.thumbnail((OUTPUT_MAX_SIDE, OUTPUT_MAX_SIDE), Image.Resampling.BILINEAR)
+    return out
+
+
+def ela_map(img: Image.Image, quality: int = ELA_QUALITY) -> Image.Image:
+    """Error level analysis map (RGB): per-pixel difference from a JPEG re-save, amplified."""
+    src = _prepare(img)
+    buf = BytesIO()
+    src.save(buf, "JPEG", quality=quality)
+    buf.seek(0)
+    with Image.open(buf) as resaved:
+        diff = np.abs(np.asarray(src, dtype=np.int16) - np.asarray(resaved.convert("RGB"), dtype=np.int16))
+    return _to_map(diff.astype(np.float32))
+
+
+def noise_map(img: Image.Image) -> Image.Image:
+    """Noise residual map (greyscale): luminance minus its 3x3 median, amplified."""
+    grey = _prepare(img).convert("L")
+    residual = np.abs(np.asarray(grey, dtype=np.int16) - np.asarray(grey.filter(ImageFilter.MedianFilter(3)), dtype=np.int16))
+    return _to_map(residual.astype(np.float32))
