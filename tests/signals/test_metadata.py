@@ -60,3 +60,19 @@ def test_thumbnail_aspect_mismatch(tmp_path):
     path = tmp_path / "plain.jpg"
     Image.new("RGB", (32, 32)).save(path)
     assert thumbnail_size(str(path)) is None
+
+
+def test_bad_and_odd_files_do_not_crash(samples, exiftool):
+    paths = [p for p in sorted((samples / "bad-images").rglob("*")) if p.is_file()]
+    paths += sorted((samples / "camera-exif/jpg/invalid").glob("*")) + [samples / "camera-exif/jpg/corrupted.jpg"]
+    for path, meta in zip(paths, exiftool.many(paths)):
+        score, ev = metadata_score(meta, thumbnail_size(str(path)))
+        assert 0.0 <= score <= 1.0 and ev
+    odd = {"EXIF:Make": ["a", "b"], "EXIF:Model": 5, "EXIF:DateTimeOriginal": "0000:00:00 00:00:00",
+           "EXIF:ModifyDate": "garbage", "File:ImageWidth": "n/a", "EXIF:ExifImageWidth": None}
+    assert 0.0 <= metadata_score(odd)[0] <= 1.0
+
+
+def test_crop_after_capture_is_seen(samples, exiftool):
+    _, ev = metadata_score(exiftool(samples / "camera-exif/heic/IMG_5195.HEIC"))
+    assert any(e["source"] == "EXIF:ExifImageWidth/Height" and e["weight"] < 0 for e in ev)

@@ -116,6 +116,15 @@ def _int(value) -> int | None:
         return None
 
 
+def _decoded_size(meta: dict) -> tuple[int, int] | None:
+    """Size of the main image as decoded (File group or Composite:ImageSize, not an IFD's preview)."""
+    width, height = _int(meta.get("File:ImageWidth")), _int(meta.get("File:ImageHeight"))
+    if not (width and height):
+        m = re.match(r"(\d+)[x ](\d+)", str(meta.get("Composite:ImageSize", "")))
+        width, height = (int(m.group(1)), int(m.group(2))) if m else (None, None)
+    return (width, height) if width and height else None
+
+
 def _editor(meta: dict) -> tuple[str, str] | None:
     for key, value in meta.items():
         tag = key.rpartition(":")[2]
@@ -153,8 +162,7 @@ def metadata_score(meta: dict, thumbnail_size: tuple[int, int] | None = None) ->
         if value is not None:
             add(name, tags[0], value, f"{tags[0]} recorded")
 
-    width, height = _int(find(meta, "ImageWidth")), _int(find(meta, "ImageHeight"))
-    size = (width, height) if width and height else None
+    size = _decoded_size(meta)
     if find(meta, "ThumbnailImage", "ThumbnailLength", "PreviewImage") is not None:
         add("thumbnail", "EXIF:ThumbnailImage", True, "embedded thumbnail present")
         # DCF cameras pad thumbnails to 160x120 whatever the sensor aspect: not comparable.
