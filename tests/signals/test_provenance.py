@@ -175,3 +175,17 @@ def test_bad_images_do_not_crash(samples, exiftool):
         if path.is_file():
             provenance_evidence(str(path), exiftool(path))
     provenance_evidence("/nonexistent.png", {})
+
+
+def test_midjourney_prompt_and_dalle_marker(tmp_path):
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("Description", "a lighthouse at dusk --ar 3:2 --v 6.1 Job ID: 0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b")
+    info.add_text("Software", "DALL·E 3")
+    path = tmp_path / "mj.png"
+    Image.new("RGB", (32, 32)).save(path, pnginfo=info)
+    items = provenance_evidence(str(path), {})
+    generators = {e["value"]["generator"] for e in items if e["kind"] == "generator_metadata" and isinstance(e["value"], dict)}
+    assert generators == {"Midjourney"}
+    assert strong(source_type_evidence({"PNG:Software": "DALL·E 3"}))

@@ -39,7 +39,7 @@ def texts_from_file(path: str) -> dict[str, str]:
             for key, value in getattr(im, "text", {}).items() if im.format == "PNG" else ():
                 out[f"PNG:{key.capitalize()}"] = str(value)
             raw = im.getexif().get_ifd(0x8769).get(0x9286)
-    except (OSError, ValueError, SyntaxError):
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return out
     if isinstance(raw, bytes) and len(raw) > 8:
         body = raw[8:]
