@@ -1,0 +1,161 @@
+"""Evaluate the detector on a folder holding real/ and fake/ (any nesting).
+
+    python -m models.evaluate DIR [--model models/detector.keras] [--robustness] [--plot roc.png]
+
+Prints accuracy, ROC-AUC, FPR/TPR at the shipped thresholds and a per-subfolder breakdown, and
+writes a ROC plot PNG.  Scores come from worker.detector, i.e. the very path the worker uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from models import data, metrics, preprocess
+
+CHUNK = 64
+
+
+def _progress(done, total, label):
+    print(f"\r  {label}: {done}/{total}", end="", file=sys.stderr, flush=True)
+    if done == total:
+        print(file=sys.stderr)
+
+
+def score_items(det, items, robust: bool = False, centre: bool = False, label="scoring",
+                raw: bool = False) -> dict:
+    """Per-image probabilities for items: {'p': ..., optional 'centre', perturbation names}
+    (with raw, lists of per-crop probability arrays instead)."""
+    from worker.detector import PERTURBATIONS, perturbed
+
+    keys = ["p"] + (["centre"] if centre else []) + (list(PERTURBATIONS[1:]) if robust else [])
+    out = {k: [] for k in keys}
+
+    def prep(item):
+        img = preprocess.load_image(item.path)
+        sets = [det.crops(img)]
+        if centre:
+            sets.append(preprocess.inference_crops(img, det.input_size, grid=1))
+        if robust:
+            var = perturbed(img, det.input_size)
+            sets += [det.crops(var[k]) for k in PERTURBATIONS[1:]]
+        return sets
+
+    with ThreadPoolExecutor(2) as ex:
+        for start in range(0, len(items), CHUNK):
+            chunk = list(ex.map(prep, items[start:start + CHUNK]))
+            scores = det.score_crop_sets([s for sets in chunk for s in sets], raw=raw)
+            for i in range(len(chunk)):
+                for j, k in enumerate(keys):
+                    out[k].append(scores[i * len(keys) + j])
+            _progress(min(start + CHUNK, len(items)), len(items), label)
+    return out if raw else {k: np.array(v) for k, v in out.items()}
+
+
+def summarise(items, p, thresholds) -> dict:
+    """Overall and per-source figures for scores p at the given thresholds."""
+    y = np.array([i.label for i in items])
+    src = np.array([i.source for i in items])
+    res = {"n": len(items), "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum()),
+           "roc_auc": metrics.roc_auc(y, p), "at_fake_threshold": metrics.rates(y, p, thresholds["fake"]),
+           "at_real_threshold": metrics.rates(y, p, thresholds["real"]), "at_0.5": metrics.rates(y, p, 0.5),
+           "ece": metrics.ece(y, p), "per_source": {}}
+    for s in sorted(set(src)):
+        m = src == s
+        other = y != y[m][0]
+        sel = m | other
+        lab = int(y[m][0])
+        called_fake = p[m] >= thresholds["fake"]
+        called_real = p[m] <= thresholds["real"]
+        res["per_source"][s] = {
+            "n": int(m.sum()), "label": "fake" if lab else "real",
+            "roc_auc_vs_other_class": metrics.roc_auc(y[sel], p[sel]),
+            "accuracy_at_fake_threshold": float((called_fake == bool(lab)).mean()),
+            "called_fake": float(called_fake.mean()), "called_real": float(called_real.mean()),
+            "uncertain": float((~called_fake & ~called_real).mean()), "mean_p": float(p[m].mean())}
+    return res
+
+
+def plot_roc(curves: dict, path: str, size: int = 480) -> None:
+    """ROC curves {label: (y, p)} drawn with Pillow to a PNG."""
+    img = Image.new("RGB", (size, size), "white")
+    d = ImageDraw.Draw(img)
+    m = 40
+    box = (m, m // 2, size - m // 2, size - m)
+    d.rectangle(box, outline="black")
+    d.line([(box[0], box[3]), (box[2], box[1])], fill=(180, 180, 180))
+    colours = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14)]
+    for n, (label, (y, p)) in enumerate(curves.items()):
+        fpr, tpr, _ = metrics.roc_curve(y, p)
+        pts = [(box[0] + f * (box[2] - box[0]), box[3] - t * (box[3] - box[1])) for f, t in zip(fpr, tpr)]
+        pts.append((box[2], box[1]))
+        c = colours[n % len(colours)]
+        d.line(pts, fill=c, width=2)
+        d.text((box[0] + 150, box[3] - 16 * (n + 1) - 4), f"{label} AUC {metrics.roc_auc(y, p):.3f}", fill=c)
+    d.text((size // 2 - 40, size - m + 12), "false positive rate", fill="black")
+    d.text((4, m // 2), "TPR", fill="black")
+    img.save(path)
+
+
+def print_report(res: dict, title: str) -> None:
+    """Human-readable summary of summarise() output."""
+    f, r = res["at_fake_threshold"], res["at_real_threshold"]
+    print(f"== {title}: {res['n']} images ({res['n_real']} real, {res['n_fake']} AI)")
+    print(f"ROC-AUC {res['roc_auc']:.4f}  accuracy@0.5 {res['at_0.5']['accuracy']:.4f}  ECE {res['ece']:.4f}")
+    print(f"fake threshold {f['threshold']:.4f}: accuracy {f['accuracy']:.4f} "
+          f"FPR {f.get('fpr', float('nan')):.4f} TPR {f.get('tpr', float('nan')):.4f}")
+    print(f"real threshold {r['threshold']:.4f}: FPR {r.get('fpr', float('nan')):.4f} "
+          f"TPR {r.get('tpr', float('nan')):.4f}")
+    print(f"{'source':42s} {'n':>5s} {'AUC':>7s} {'acc':>7s} {'fake':>6s} {'unsure':>6s} {'real':>6s}")
+    for s, v in res["per_source"].items():
+        print(f"{s:42s} {v['n']:5d} {v['roc_auc_vs_other_class']:7.4f} {v['accuracy_at_fake_threshold']:7.4f} "
+              f"{v['called_fake']:6.3f} {v['uncertain']:6.3f} {v['called_real']:6.3f}")
+
+
+def main(argv=None) -> int:
+    """CLI entry point."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dir", help="folder with real/ and fake/ subfolders")
+    ap.add_argument("--model", default=None, help="model file (default $MODEL_PATH or models/detector.keras)")
+    ap.add_argument("--split", choices=["all", "val", "train"], default="all",
+                    help="only the held-out (val) or training part of the deterministic split")
+    ap.add_argument("--robustness", action="store_true", help="also score JPEG/downscaled variants")
+    ap.add_argument("--plot", default="roc.png", help="ROC plot PNG path")
+    ap.add_argument("--json", default=None, help="write the figures as JSON here")
+    args = ap.parse_args(argv)
+
+    from worker.detector import load
+
+    det = load(args.model)
+    items = data.list_items(args.dir)
+    if args.split != "all":
+        items = [i for i in items if data.is_val(i) == (args.split == "val")]
+    if not items:
+        print(f"no images under {args.dir}/real or {args.dir}/fake", file=sys.stderr)
+        return 2
+    print(f"model {det.version[:16]}…  thresholds {det.thresholds}", file=sys.stderr)
+    s = score_items(det, items, robust=args.robustness)
+    res = summarise(items, s["p"], det.thresholds)
+    print_report(res, f"{args.dir} ({args.split})")
+    y = np.array([i.label for i in items])
+    curves = {"original": (y, s["p"])}
+    if args.robustness:
+        res["robustness_auc"] = {k: metrics.roc_auc(y, v) for k, v in s.items()}
+        print("robustness ROC-AUC: " + "  ".join(f"{k} {v:.4f}" for k, v in res["robustness_auc"].items()))
+        curves.update({k: (y, s[k]) for k in ("jpeg_q75", "scale_0.5")})
+    plot_roc(curves, args.plot)
+    print(f"ROC plot written to {args.plot}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"model_sha256": det.version, **res}, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

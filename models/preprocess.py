@@ -1,0 +1,125 @@
+"""The one definition of image preprocessing, shared by training, evaluation and the worker.
+
+numpy + Pillow only.  Every image, at training and at inference, is first normalised the way the
+training data was: RGB, downscaled (never upscaled) so the short side is at most ``MAX_SIDE``.
+Images whose short side is below the model input size are upscaled (bicubic) to it rather than
+padded, so the network never sees artificial borders.  The detector then scores fixed-size crops
+(never a whole-image resize, which would destroy the low-level traces it looks at).
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageOps
+
+INPUT_SIZE = 224
+MAX_SIDE = 512  # short-side cap applied to the training data; inference applies the same
+GRID = 2  # at most GRID x GRID crops per image at inference (measured: see models/README.md)
+JPEG_QUALITY = (60, 95)
+DOWNSCALE = (0.5, 1.0)
+_FILTERS = (Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.LANCZOS)
+
+
+def load_image(path) -> Image.Image:
+    """Open a file as an upright RGB image (EXIF orientation applied)."""
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im)
+        return to_rgb(im)
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """RGB copy of any PIL image; transparency is composited on white."""
+    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        bg = Image.new("RGB", rgba.size, (255, 255, 255))
+        bg.paste(rgba, mask=rgba.getchannel("A"))
+        return bg
+    return img.convert("RGB")
+
+
+def _resize(img: Image.Image, scale: float, resample=Image.Resampling.LANCZOS) -> Image.Image:
+    w, h = img.size
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return img if size == img.size else img.resize(size, resample)
+
+
+def normalise(img: Image.Image, size: int = INPUT_SIZE) -> Image.Image:
+    """Downscale so the short side is <= MAX_SIDE; upscale tiny images so it is >= size."""
+    img = to_rgb(img)
+    short = min(img.size)
+    if short > MAX_SIDE:
+        img = _resize(img, MAX_SIDE / short)
+    elif short < size:
+        img = _resize(img, size / short, Image.Resampling.BICUBIC)
+    if min(img.size) < size:  # rounding
+        img = img.resize((max(size, img.width), max(size, img.height)), Image.Resampling.BICUBIC)
+    return img
+
+
+def _offsets(length: int, size: int, n: int) -> list[int]:
+    if length <= size * 1.25 or n == 1:
+        return [(length - size) // 2]
+    k = min(n, 2 + (length > size * 2))
+    return sorted({round(i * (length - size) / (k - 1)) for i in range(k)})
+
+
+def inference_crops(img: Image.Image, size: int = INPUT_SIZE, grid: int = GRID) -> np.ndarray:
+    """uint8 (n, size, size, 3) crops the detector scores for one image, averaged by the caller.
+
+    One centre crop when the normalised image is at most 1.25x the input size on both sides,
+    otherwise an evenly spaced grid of up to ``grid`` x ``grid`` crops covering the image.
+    """
+    arr = np.asarray(normalise(img, size))
+    h, w = arr.shape[:2]
+    crops = [arr[y:y + size, x:x + size] for y in _offsets(h, size, grid) for x in _offsets(w, size, grid)]
+    return np.stack(crops).astype(np.uint8)
+
+
+def centre_crop(img: Image.Image, size: int = INPUT_SIZE) -> np.ndarray:
+    """uint8 (size, size, 3) single centre crop of the normalised image."""
+    return inference_crops(img, size, grid=1)[0]
+
+
+def jpeg(img: Image.Image, quality: int) -> Image.Image:
+    """Re-encode as JPEG at the given quality (4:2:0, like most cameras and sites)."""
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=int(quality))
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def random_downscale(img: Image.Image, rng: np.random.Generator, size: int = INPUT_SIZE,
+                     lo: float = DOWNSCALE[0], hi: float = DOWNSCALE[1]) -> Image.Image:
+    """Downscale by a random factor in [lo, hi] (kept >= size on the short side), random filter."""
+    lo = max(lo, size / min(img.size))
+    if lo >= hi:
+        return img
+    scale = rng.uniform(lo, hi)
+    return _resize(img, scale, _FILTERS[rng.integers(len(_FILTERS))])
+
+
+def random_crop(img: Image.Image, rng: np.random.Generator, size: int = INPUT_SIZE) -> np.ndarray:
+    """uint8 (size, size, 3) crop at a random position."""
+    arr = np.asarray(img)
+    h, w = arr.shape[:2]
+    y = rng.integers(0, h - size + 1)
+    x = rng.integers(0, w - size + 1)
+    return arr[y:y + size, x:x + size]
+
+
+def train_crop(img: Image.Image, rng: np.random.Generator, size: int = INPUT_SIZE,
+               p_jpeg: float = 0.8) -> np.ndarray:
+    """One augmented training crop; identical treatment for both classes.
+
+    normalise -> random 0.5-1x downscale -> random JPEG re-encode (q 60-95) of the whole image
+    (so the 8x8 grid lands at any offset in the crop) -> random crop -> random horizontal flip.
+    """
+    img = random_downscale(normalise(img, size), rng, size)
+    if rng.random() < p_jpeg:
+        img = jpeg(img, rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1))
+    crop = random_crop(img, rng, size)
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return np.ascontiguousarray(crop)

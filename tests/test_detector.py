@@ -1,0 +1,125 @@
+"""Tests for worker.detector: contract, drop-in models, identical scores in every path."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+keras = pytest.importorskip("keras")
+
+from models import data, evaluate, metrics, preprocess  # noqa: E402
+from worker import detector  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "models" / "detector.keras"
+
+
+def _tiny_model(size=64, softmax=False):
+    inp = keras.Input((size, size, 3))
+    x = keras.layers.Rescaling(1 / 255.0)(inp)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(2, activation="softmax")(x) if softmax else keras.layers.Dense(1, activation="sigmoid")(x)
+    return keras.Model(inp, out)
+
+
+def _img(w, h, seed=0):
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8))
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.keras"
+    _tiny_model().save(path)
+    return path
+
+
+def test_dropped_in_model_without_sidecar(tiny):
+    det = detector.load(str(tiny))
+    assert det.input_size == 64
+    assert det.thresholds == detector.DEFAULT_THRESHOLDS
+    assert det.version == detector.file_sha256(tiny) and len(det.version) == 64
+    p = det.predict(np.zeros((3, 64, 64, 3), np.uint8))
+    assert p.shape == (3,) and ((0 <= p) & (p <= 1)).all()
+    assert detector.load(str(tiny)) is det  # cached once per process
+
+
+def test_h5_softmax_model_and_sidecar(tmp_path):
+    path = tmp_path / "m.h5"
+    _tiny_model(softmax=True).save(path)
+    path.with_suffix(".json").write_text(json.dumps({"thresholds": {"fake": 0.9, "real": 0.1}}))
+    det = detector.load(str(path))
+    assert det.thresholds == {"fake": 0.9, "real": 0.1}
+    assert det.predict(np.zeros((2, 64, 64, 3))).shape == (2,)
+    assert det.verdict(0.95) == "fake" and det.verdict(0.05) == "real" and det.verdict(0.5) == "uncertain"
+
+
+def test_predict_accepts_other_crop_sizes(tiny):
+    det = detector.load(str(tiny))
+    assert det.predict(np.zeros((2, 100, 90, 3), np.uint8)).shape == (2,)
+    assert det.predict(np.zeros((1, 30, 30, 3), np.uint8)).shape == (1,)
+
+
+def test_score_images_matches_manual_crop_average(tiny):
+    det = detector.load(str(tiny))
+    imgs = [_img(300, 200, 1), _img(64, 64, 2), _img(900, 700, 3)]
+    scores = det.score_images(imgs)
+    manual = [float(det.predict(preprocess.inference_crops(im, 64)).mean()) for im in imgs]
+    assert np.allclose(scores, manual, atol=1e-6)
+
+
+def test_worker_and_evaluate_give_identical_probabilities(tiny, tmp_path):
+    for cls, seed in (("real", 1), ("fake", 2)):
+        (tmp_path / "d" / cls / "sub").mkdir(parents=True)
+        _img(400, 300, seed).save(tmp_path / "d" / cls / "sub" / "a.jpg", quality=90)
+    det = detector.load(str(tiny))
+    items = data.list_items(tmp_path / "d")
+    via_eval = evaluate.score_items(det, items)["p"]
+    via_worker = det.score_images([preprocess.load_image(i.path) for i in items])
+    assert np.array_equal(np.asarray(via_worker, dtype=float), via_eval)
+    assert [i.source for i in items] == ["real/sub", "fake/sub"]
+
+
+def test_robustness_one_batched_call(tiny, monkeypatch):
+    det = detector.load(str(tiny))
+    calls = []
+    orig = det.predict
+    monkeypatch.setattr(det, "predict", lambda b: calls.append(len(b)) or orig(b))
+    out = detector.robustness(det, _img(500, 400))
+    assert [o["perturbation"] for o in out] == list(detector.PERTURBATIONS)
+    assert all(0 <= o["fake_probability"] <= 1 for o in out)
+    assert len(calls) == 1
+
+
+def test_evaluate_cli_writes_plot(tiny, tmp_path, capsys):
+    for cls, seed in (("real", 1), ("fake", 2), ("real", 3), ("fake", 4)):
+        (tmp_path / "d" / cls).mkdir(parents=True, exist_ok=True)
+        _img(300, 300, seed).save(tmp_path / "d" / cls / f"{seed}.jpg")
+    plot = tmp_path / "roc.png"
+    assert evaluate.main([str(tmp_path / "d"), "--model", str(tiny), "--plot", str(plot)]) == 0
+    assert plot.stat().st_size > 0 and "ROC-AUC" in capsys.readouterr().out
+
+
+def _shared_train():
+    root = data.default_data_dir()
+    if not root.is_dir():
+        pytest.skip(f"needs the training data at {root} (../shared beside the checkout or $SHARED_DIR)")
+    return root
+
+
+def test_shipped_model_separates_held_out_sample():
+    """The shipped model on 24 real + 24 AI held-out images it never trained on."""
+    if not SHIPPED.exists():
+        pytest.skip("models/detector.keras not present")
+    val = [i for i in data.list_items(_shared_train()) if data.is_val(i)]
+    sample = [i for lab in (0, 1) for i in [v for v in val if v.label == lab][::7][:24]]
+    det = detector.load(str(SHIPPED))
+    assert det.version == detector.file_sha256(SHIPPED)
+    sidecar = json.loads(SHIPPED.with_suffix(".json").read_text())
+    assert det.thresholds == sidecar["thresholds"] and det.input_size == sidecar["input_size"]
+    p = det.score_images([preprocess.load_image(i.path) for i in sample])
+    auc = metrics.roc_auc([i.label for i in sample], p)
+    assert auc >= 0.8, f"held-out AUC {auc:.3f}"

@@ -1,0 +1,153 @@
+"""Inference wrapper around the Keras detector; the only module that imports TensorFlow/Keras.
+
+``load()`` reads the model once per process (after fork) and its sidecar JSON (same path, .json):
+input size, calibration and the three-state thresholds.  Any Keras binary classifier can be
+dropped in (.keras or .h5): its input size comes from ``model.input_shape`` and, without a
+sidecar, default thresholds are used.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from models import preprocess
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "detector.keras"
+DEFAULT_THRESHOLDS = {"fake": 0.7, "real": 0.3}
+PERTURBATIONS = ("original", "jpeg_q90", "jpeg_q75", "jpeg_q50", "scale_0.75", "scale_0.5")
+BATCH = 32
+
+
+def file_sha256(path) -> str:
+    """sha256 hex digest of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _logit(p):
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
+class Detector:
+    """A loaded model: ``predict`` crops -> calibrated P(fake); ``score_images`` whole images."""
+
+    def __init__(self, model, version: str = "in-memory", meta: dict | None = None):
+        self.model = model
+        self.version = version
+        self.meta = meta or {}
+        shape = model.input_shape
+        self.input_size = int(self.meta.get("input_size") or shape[1] or preprocess.INPUT_SIZE)
+        self.thresholds = dict(self.meta.get("thresholds") or DEFAULT_THRESHOLDS)
+        self.thresholds = {k: float(self.thresholds[k]) for k in ("fake", "real")}
+        cal = self.meta.get("calibration") or {}
+        self._platt = None if cal.get("applied_in_model", True) else (cal["a"], cal["b"])
+
+    def _fit_size(self, batch: np.ndarray) -> np.ndarray:
+        s = self.input_size
+        h, w = batch.shape[1:3]
+        if (h, w) == (s, s):
+            return batch
+        if h < s or w < s:
+            imgs = [Image.fromarray(np.asarray(b, dtype=np.uint8)) for b in batch]
+            return np.stack([preprocess.centre_crop(im, s) for im in imgs])
+        y, x = (h - s) // 2, (w - s) // 2
+        return batch[:, y:y + s, x:x + s]
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """(n,H,W,3) uint8/float 0..255 RGB -> calibrated P(AI-generated), shape (n,)."""
+        batch = np.asarray(batch)
+        if batch.ndim == 3:
+            batch = batch[None]
+        if len(batch) == 0:
+            return np.zeros((0,), dtype=np.float32)
+        x = self._fit_size(batch).astype(np.float32)
+        out = np.asarray(self.model.predict(x, batch_size=BATCH, verbose=0), dtype=np.float64)
+        out = out.reshape(len(x), -1)
+        p = out[:, -1] if out.shape[1] > 1 else out[:, 0]  # 2-way softmax: column 1 = AI
+        if p.min() < 0 or p.max() > 1:  # a model that outputs logits
+            p = _sigmoid(p)
+        if self._platt:
+            p = _sigmoid(self._platt[0] * _logit(p) + self._platt[1])
+        return p.astype(np.float32)
+
+    def crops(self, img: Image.Image) -> np.ndarray:
+        """The crops this detector scores for one image (shared preprocessing)."""
+        return preprocess.inference_crops(img, self.input_size)
+
+    def score_crop_sets(self, crop_sets: list[np.ndarray], raw: bool = False) -> list:
+        """One batched forward pass over several crop sets; mean probability per set
+        (or, with raw, the array of crop probabilities per set)."""
+        if not crop_sets:
+            return []
+        p = self.predict(np.concatenate(crop_sets))
+        bounds = np.cumsum([0] + [len(c) for c in crop_sets])
+        sets = [p[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        return sets if raw else [float(s.mean()) for s in sets]
+
+    def score_images(self, imgs: list[Image.Image]) -> list[float]:
+        """Calibrated P(AI-generated) per image: its crops in one batched pass, averaged."""
+        return self.score_crop_sets([self.crops(im) for im in imgs])
+
+    def verdict(self, p: float) -> str:
+        """'fake' / 'real' / 'uncertain' from the shipped thresholds."""
+        if p >= self.thresholds["fake"]:
+            return "fake"
+        if p <= self.thresholds["real"]:
+            return "real"
+        return "uncertain"
+
+
+def perturbed(img: Image.Image, size: int = preprocess.INPUT_SIZE) -> dict[str, Image.Image]:
+    """The robustness variants of an image, applied after the shared normalisation."""
+    base = preprocess.normalise(img, size)
+    out = {"original": base}
+    for q in (90, 75, 50):
+        out[f"jpeg_q{q}"] = preprocess.jpeg(base, q)
+    for s in (0.75, 0.5):
+        w, h = base.size
+        out[f"scale_{s}"] = base.resize((max(1, round(w * s)), max(1, round(h * s))),
+                                        Image.Resampling.LANCZOS)
+    return out
+
+
+def robustness(det: Detector, img: Image.Image) -> list[dict]:
+    """Fake probability of the image after JPEG q90/75/50 and 0.75x/0.5x downscaling,
+    computed in one batched predict call."""
+    variants = perturbed(img, det.input_size)
+    scores = det.score_crop_sets([det.crops(variants[k]) for k in PERTURBATIONS])
+    return [{"perturbation": k, "fake_probability": p} for k, p in zip(PERTURBATIONS, scores)]
+
+
+def read_sidecar(path) -> dict:
+    """The model's sidecar JSON (same path, .json), or {}."""
+    side = Path(path).with_suffix(".json")
+    return json.loads(side.read_text()) if side.is_file() else {}
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str) -> Detector:
+    import keras
+
+    model = keras.models.load_model(path, compile=False)
+    return Detector(model, version=file_sha256(path), meta=read_sidecar(path))
+
+
+def load(path: str | None = None) -> Detector:
+    """The detector at path ($MODEL_PATH, else models/detector.keras), loaded once per process."""
+    path = path or os.environ.get("MODEL_PATH") or str(DEFAULT_MODEL)
+    return _load(str(Path(path).resolve()))
