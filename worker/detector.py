@@ -151,3 +151,41 @@ def load(path: str | None = None) -> Detector:
     """The detector at path ($MODEL_PATH, else models/detector.keras), loaded once per process."""
     path = path or os.environ.get("MODEL_PATH") or str(DEFAULT_MODEL)
     return _load(str(Path(path).resolve()))
+
+
+def _last_feature_layer(model):
+    for layer in reversed(model.layers):
+        shape = getattr(layer, "output", None) is not None and layer.output.shape
+        if shape is not None and len(shape) == 4:
+            return layer
+    raise ValueError("model has no 4-D feature map for Grad-CAM")
+
+
+def attention_map(det: Detector, img: Image.Image) -> np.ndarray:
+    """Grad-CAM of P(AI-generated) over the normalised image: float32 (H, W) in [0, 1].
+
+    H, W are the size after ``preprocess.normalise`` (short side <= 512); each inference crop
+    gets its own map from the last 4-D feature layer and overlapping crops are averaged.
+    """
+    import keras
+    import tensorflow as tf
+
+    base = np.asarray(preprocess.normalise(img, det.input_size))
+    h, w = base.shape[:2]
+    s = det.input_size
+    boxes = preprocess.crop_boxes(w, h, s)
+    crops = np.stack([base[y:y + s, x:x + s] for x, y in boxes]).astype(np.float32)
+    grad_model = keras.Model(det.model.inputs, [_last_feature_layer(det.model).output, det.model.output])
+    with tf.GradientTape() as tape:
+        feats, out = grad_model(tf.convert_to_tensor(crops), training=False)
+        score = tf.reshape(out, (len(crops), -1))[:, -1]
+    grads = tape.gradient(score, feats)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    cams = tf.nn.relu(tf.reduce_sum(weights * feats, axis=-1)).numpy()
+    acc, cnt = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
+    for cam, (x, y) in zip(cams, boxes):
+        up = np.asarray(Image.fromarray(cam.astype(np.float32)).resize((s, s), Image.Resampling.BILINEAR))
+        acc[y:y + s, x:x + s] += up
+        cnt[y:y + s, x:x + s] += 1
+    heat = acc / np.maximum(cnt, 1)
+    return (heat / heat.max()).astype(np.float32) if heat.max() > 0 else heat
