@@ -112,3 +112,24 @@ def make_png(size=(40, 30)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, (20, 40, 220)).save(buf, "PNG")
     return buf.getvalue()
+
+
+def write_tags(path: Path, *args: str) -> Path:
+    """Write metadata into a file with the real exiftool, e.g. write_tags(p, '-Make=Canon')."""
+    import subprocess
+
+    subprocess.run(["exiftool", "-q", "-overwrite_original", *args, str(path)], check=True)
+    return path
+
+
+def camera_like_jpeg(path: Path, size=(640, 480)) -> Path:
+    """A JPEG with the EXIF a camera writes (made here, so the core suite needs no reference data)."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    base = np.linspace(0, 255, size[0] * size[1] * 3).reshape(size[1], size[0], 3)
+    pixels = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype("uint8")
+    Image.fromarray(pixels).save(path, "JPEG", quality=92)
+    return write_tags(path, "-Make=Canon", "-Model=Canon EOS 40D", "-ExposureTime=1/250", "-FNumber=5.6",
+                      "-ISO=200", "-FocalLength=35", "-DateTimeOriginal=2024:05:01 10:00:00",
+                      "-CreateDate=2024:05:01 10:00:00", "-LensModel=EF-S 17-85mm")

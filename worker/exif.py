@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +20,20 @@ SERVER_TAGS = {"SourceFile", "File:FileName", "File:Directory", "File:FilePermis
                "File:FileAccessDate", "File:FileInodeChangeDate"}
 
 
+class _Timeout(Exception):
+    pass
+
+
+def _on_alarm(_signum, _frame):  # noqa: ANN001
+    raise _Timeout
+
+
 class ExifReader:
     """Reads metadata as `exiftool -j -G` would print it; kills and restarts a hung exiftool."""
 
     def __init__(self, timeout: float = 30.0):
         self.timeout = timeout
         self._et: ExifTool | None = None
-        self._timed_out = False
 
     def _ensure_running(self) -> ExifTool:
         if self._et is None or not self._et.running:
@@ -32,33 +41,45 @@ class ExifReader:
             self._et.run()
         return self._et
 
-    def _kill(self) -> None:
-        self._timed_out = True
-        proc = getattr(self._et, "_process", None)
-        if proc is not None:
-            proc.kill()
-
     def read(self, path: Path) -> dict[str, Any]:
         """All tags of one file, keyed 'Group:Tag'; server-side file tags removed, huge values cut."""
         et = self._ensure_running()
-        self._timed_out = False
-        timer = threading.Timer(self.timeout, self._kill)
-        timer.start()
+        # pyexiftool blocks in select() with no timeout; SIGALRM interrupts it (main thread only,
+        # which is where Celery's prefork children and the CLI run tasks).
+        guarded = threading.current_thread() is threading.main_thread()
+        if guarded:
+            previous = signal.signal(signal.SIGALRM, _on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, self.timeout)
         try:
             raw = et.execute(str(path))
+        except _Timeout:
+            self._kill()
+            raise AnalysisError(f"metadata extraction took longer than {self.timeout:g} s") from None
         except Exception as exc:
-            self.close()
-            if self._timed_out:
-                raise AnalysisError(f"metadata extraction took longer than {self.timeout:g} s") from None
+            self._kill()
             raise AnalysisError(f"metadata extraction failed ({exc.__class__.__name__})") from None
         finally:
-            timer.cancel()
+            if guarded:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
         try:
             records = json.loads(raw) if raw.strip() else []
         except json.JSONDecodeError:
             records = []
         tags = records[0] if records else {}
         return {k: _cap(v) for k, v in tags.items() if k not in SERVER_TAGS}
+
+    def _kill(self) -> None:
+        """Kill exiftool mid-conversation; the next read starts a fresh one."""
+        et, self._et = self._et, None
+        proc = getattr(et, "_process", None)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if et is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                et.running  # noqa: B018 - lets pyexiftool notice the death and reset its state
 
     def close(self) -> None:
         et, self._et = self._et, None

@@ -19,7 +19,7 @@ from shared.settings import Settings
 from shared.verdict import DEFAULT_THRESHOLDS, fuse
 from worker import decode, exif, maps
 from worker.errors import AnalysisError
-from worker.signals.metadata import metadata_score
+from worker.signals.metadata import metadata_score, thumbnail_size
 from worker.signals.provenance import provenance_evidence
 from worker.signals.watermark import watermark_evidence
 
@@ -85,8 +85,8 @@ def analyze_file(path: Path, res: Resources, derived_dir: Path | None = None) ->
     timings["decode_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    meta_score, meta_evidence = metadata_score(tags)
-    evidence: list[Evidence] = provenance_evidence(str(path), tags) + watermark_evidence(img)
+    meta_score, meta_evidence = metadata_score(tags, thumbnail_size(str(path)))
+    evidence: list[Evidence] = provenance_evidence(str(path), tags, img) + watermark_evidence(img)
     timings["provenance_s"] = time.perf_counter() - t
 
     t = time.perf_counter()

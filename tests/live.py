@@ -1,0 +1,108 @@
+"""Real processes for end-to-end tests: a Celery worker and the web server, on this machine."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def service_env(overrides: dict) -> dict[str, str]:
+    """The environment a worker or web process needs to share the test's database, uploads and queue."""
+    env = dict(os.environ)
+    env.update({
+        "DATA_DIR": str(overrides["data_dir"]),
+        "DATABASE_URL": overrides["database_url"],
+        "UPLOAD_DIR": str(overrides["upload_dir"]),
+        "REDIS_URL": overrides["redis_url"],
+        "CELERY_QUEUE": overrides["queue"],
+        "SECRET_KEY": overrides["secret_key"],
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+class Worker:
+    """`celery worker` as a child process; its log is kept for assertions and failure messages."""
+
+    def __init__(self, overrides: dict, name: str = "w1", concurrency: int = 1):
+        self.log: list[str] = []
+        self.proc = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "worker.celery_app", "worker", "--loglevel=INFO", "--pool=prefork",
+             f"--concurrency={concurrency}", f"--hostname={name}-{os.getpid()}@%h", "--without-gossip",
+             "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=service_env(overrides), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        for line in self.proc.stdout:
+            self.log.append(line)
+
+    def wait_ready(self, timeout: float = 180) -> "Worker":
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = "".join(self.log)
+            if "worker process ready" in text:
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError("worker exited:\n" + text[-4000:])
+            time.sleep(0.2)
+        raise TimeoutError("worker not ready:\n" + "".join(self.log)[-4000:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class WebServer:
+    """gunicorn serving the app factory, as `make run` does."""
+
+    def __init__(self, overrides: dict):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4",
+             "web:create_app()"], cwd=ROOT, env=service_env(overrides),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError("web server did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(20)
+
+
+def wait_final(client_get, status_url: str, timeout: float = 120) -> dict:
+    """Poll a status URL until the analysis is done or failed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client_get(status_url)
+        if body["status"] in ("done", "failed"):
+            return body
+        time.sleep(0.3)
+    raise TimeoutError(f"analysis still {body['status']} after {timeout} s")
