@@ -1,0 +1,93 @@
+"""A real headless Chromium (Debian's, driven by Playwright) uploads an image and sees the verdict appear."""
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+
+from shared.migrate import upgrade
+from tests.conftest import REDIS_URL, camera_like_jpeg, write_tags
+from tests.live import WebServer, Worker
+
+pytestmark = pytest.mark.slow
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.fail("Debian chromium is missing: scripts/setup.sh --test installs it")
+    tmp = tmp_path_factory.mktemp("browser")
+    url = f"sqlite:///{tmp / 'b.db'}"
+    upgrade(url)
+    overrides = {"data_dir": tmp, "database_url": url, "upload_dir": tmp / "uploads", "redis_url": REDIS_URL,
+                 "queue": f"browser-{uuid.uuid4().hex[:8]}", "secret_key": "browser"}
+    worker = Worker(overrides).wait_ready()
+    web = WebServer(overrides)
+    yield web
+    web.stop()
+    worker.stop()
+    redis.Redis.from_url(REDIS_URL).delete(overrides["queue"])
+
+
+@pytest.fixture(scope="module")
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page()
+        yield page
+        browser.close()
+
+
+def test_upload_and_watch_the_verdict_appear_without_reload(live, page, tmp_path):
+    photo = camera_like_jpeg(tmp_path / "holiday.jpg")
+    page.goto(live.url + "/")
+    page.set_input_files("#file", str(photo))
+    page.click("#submit")
+    page.wait_for_url("**/analyses/*")
+    result_url = page.url
+    page.wait_for_selector("#verdict-box:not([hidden])", timeout=120_000)
+    assert page.url == result_url  # no reload, no navigation: the page polled
+    assert page.inner_text("#status") == "done"
+    assert page.inner_text("#verdict") in ("real", "uncertain", "fake")
+    assert "%" in page.inner_text("#fake-probability")
+    assert page.locator("#reasons li").count() >= 1
+    assert page.locator("#confidence-chart").is_visible()
+    assert page.evaluate("typeof Chart") == "function"
+    page.screenshot(path=str(tmp_path / "result.png"), full_page=True)
+    # the history lists it, linking back
+    page.goto(live.url + "/history")
+    assert page.locator("text=holiday.jpg").count() == 1
+
+
+def test_hostile_metadata_renders_as_text(live, page, tmp_path):
+    photo = camera_like_jpeg(tmp_path / "evil.jpg")
+    write_tags(photo, "-Make=<img src=x onerror=window.pwned=1>", "-ImageDescription=<script>window.pwned=2</script>")
+    page.goto(live.url + "/")
+    page.set_input_files("#file", str(photo))
+    page.click("#submit")
+    page.wait_for_selector("#verdict-box:not([hidden])", timeout=120_000)
+    page.click("#metadata-link")
+    page.wait_for_selector("text=<script>window.pwned=2</script>")
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("img[src=x]").count() == 0
+
+
+def test_failed_analysis_shows_its_reason(live, page, tmp_path):
+    src = camera_like_jpeg(tmp_path / "whole.jpg", size=(800, 600))
+    data = src.read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(data[: len(data) // 3])
+    page.goto(live.url + "/")
+    page.set_input_files("#file", str(cut))
+    page.click("#submit")
+    page.wait_for_selector("#failure:not([hidden])", timeout=120_000)
+    assert "failed" in page.inner_text("#failure")
+    assert page.inner_text("#status") == "failed"
