@@ -82,8 +82,8 @@
     box.replaceChildren();
     for (const m of maps || []) {
       const fig = el("figure");
-      const img = el("img"); img.src = m.url; img.alt = m.title || m.name; img.loading = "lazy";
-      fig.append(img, el("figcaption", (m.title || m.name) + ": " + (m.label || "")));
+      const img = el("img"); img.src = m.url; img.alt = m.title || m.name;
+      fig.append(el("h4", m.title || m.name), img, el("figcaption", m.label || ""));
       box.append(fig);
     }
     $("maps-box").hidden = !(maps && maps.length);
