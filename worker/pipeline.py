@@ -108,7 +108,7 @@ def analyze_file(path: Path, res: Resources, derived_dir: Path | None = None) ->
     if derived_dir is not None:
         t = time.perf_counter()
         decode.thumbnail(img, derived_dir / "thumbnail.jpg")
-        map_info = maps.write_maps(img, derived_dir)
+        map_info = maps.write_maps(img, derived_dir, det)
         evidence.extend(item("forensic_map", m["name"], m["title"], "neutral", m["label"]) for m in map_info)
         timings["maps_s"] = time.perf_counter() - t
 
