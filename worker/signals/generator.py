@@ -195,7 +195,7 @@ def generator_evidence(path: str, meta: dict, img: Image.Image | None = None) ->
     texts = {**texts_from_file(path), **texts_from_meta(meta)}
     records = parse_texts(texts)
     try:
-        if img is None:
+        if img is None or img.mode != "RGBA":  # the worker passes its decoded RGB image: alpha is gone
             with Image.open(path) as im:
                 hidden = stealth_text(im) if im.format == "PNG" and im.mode == "RGBA" else None
         else:
