@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, false, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 
 
@@ -30,6 +30,55 @@ class Status:
     FINAL = (DONE, FAILED)
 
 
+class ApiKey(Base):
+    """An API client. Only the SHA-256 of the token is stored; the token is shown once at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16), index=True)  # shown in listings to tell keys apart
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    webhook_secret: Mapped[str] = mapped_column(String(64))
+    rate_limit_per_minute: Mapped[int] = mapped_column(Integer, default=120)
+    max_batch_files: Mapped[int] = mapped_column(Integer, default=1000)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Batch(Base):
+    """Many analyses submitted together; finished when all of them are done or failed."""
+
+    __tablename__ = "batches"
+    __table_args__ = (UniqueConstraint("api_key_id", "idempotency_key", name="uq_batches_key_idempotency"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_sha256: Mapped[str | None] = mapped_column(String(64))  # same key with another body is refused
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDelivery(Base):
+    """One attempt to deliver a webhook, kept so users can see what was sent and what came back."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
+    analysis_id: Mapped[str | None] = mapped_column(ForeignKey("analyses.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Analysis(Base):
     """One uploaded image and everything the worker found about it."""
 
@@ -43,6 +92,10 @@ class Analysis(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
 
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
+    callback_url: Mapped[str | None] = mapped_column(Text)
+
     filename: Mapped[str] = mapped_column(String(255))  # display only, never used as a path
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     media_type: Mapped[str] = mapped_column(String(64))
@@ -54,6 +107,10 @@ class Analysis(Base):
     fake_probability: Mapped[float | None] = mapped_column(Float)
     metadata_score: Mapped[float | None] = mapped_column(Float)
     model_version: Mapped[str | None] = mapped_column(String(64))
+    has_provenance: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
+    phash: Mapped[str | None] = mapped_column(String(16), index=True)  # 64-bit difference hash, hex
+    reused_from: Mapped[str | None] = mapped_column(String(36))  # answered from this earlier analysis
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # upload removed, verdict kept
     # reasons, evidence, robustness scores, thresholds, maps: everything needed to explain the verdict later
     result: Mapped[dict[str, Any] | None] = deferred(mapped_column(JSON))
     # exiftool's output, grouped by family; large and only read by the metadata page

@@ -48,6 +48,13 @@ class Settings:
     task_soft_time_limit: int = 120
     exiftool_timeout: int = 30
     page_size: int = 20
+    require_api_key: bool = False
+    rate_limit_per_minute: int = 120
+    max_batch_files: int = 1000
+    max_batch_mb: int = 1024
+    batch_chunk: int = 8
+    webhook_retry_base_s: float = 10.0
+    retention_days: int = 0
     secret_key: str = ""
 
     @classmethod
@@ -68,6 +75,13 @@ class Settings:
             "task_soft_time_limit": int(env("TASK_SOFT_TIME_LIMIT", cls.task_soft_time_limit)),
             "exiftool_timeout": int(env("EXIFTOOL_TIMEOUT", cls.exiftool_timeout)),
             "page_size": int(env("PAGE_SIZE", cls.page_size)),
+            "require_api_key": env("REQUIRE_API_KEY", "false").lower() in ("1", "true", "yes"),
+            "rate_limit_per_minute": int(env("RATE_LIMIT_PER_MINUTE", cls.rate_limit_per_minute)),
+            "max_batch_files": int(env("MAX_BATCH_FILES", cls.max_batch_files)),
+            "max_batch_mb": int(env("MAX_BATCH_MB", cls.max_batch_mb)),
+            "batch_chunk": int(env("BATCH_CHUNK", cls.batch_chunk)),
+            "webhook_retry_base_s": float(env("WEBHOOK_RETRY_BASE_S", cls.webhook_retry_base_s)),
+            "retention_days": int(env("RETENTION_DAYS", cls.retention_days)),
         }
         values.update(overrides)
         if not values.get("secret_key"):
@@ -82,9 +96,15 @@ class Settings:
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
 
+    @property
+    def max_batch_bytes(self) -> int:
+        return self.max_batch_mb * 1024 * 1024
+
 
 # The environment variables Settings.from_env reads (documented in the README table).
 ENV_VARS = (
     "APP_ENV", "DATA_DIR", "DATABASE_URL", "REDIS_URL", "UPLOAD_DIR", "MODEL_PATH", "CELERY_QUEUE",
     "MAX_UPLOAD_MB", "MAX_IMAGE_PIXELS", "TASK_SOFT_TIME_LIMIT", "EXIFTOOL_TIMEOUT", "PAGE_SIZE", "SECRET_KEY",
+    "REQUIRE_API_KEY", "RATE_LIMIT_PER_MINUTE", "MAX_BATCH_FILES", "MAX_BATCH_MB", "BATCH_CHUNK",
+    "WEBHOOK_RETRY_BASE_S", "RETENTION_DAYS",
 )

@@ -1,3 +1,5 @@
-"""Celery task names: the only thing the web tier knows about the worker."""
+"""Celery task names: the only thing the web tier knows about the worker. Never rename one: queued jobs carry it."""
 
-ANALYZE = "deepfake.analyze"
+ANALYZE = "deepfake.analyze"  # args: [analysis_id]
+ANALYZE_CHUNK = "deepfake.analyze_chunk"  # args: [[analysis_id, ...]] run through the model as one batch
+DELIVER_WEBHOOK = "deepfake.deliver_webhook"  # args: [kind ("batch" | "analysis"), id]

@@ -18,18 +18,21 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key,
-        # the upload limit plus room for the multipart envelope; the exact limit is checked while streaming
-        MAX_CONTENT_LENGTH=settings.max_upload_bytes + 64 * 1024,
+        # the largest request (a batch); single uploads lower it per request, exact limits apply while streaming
+        MAX_CONTENT_LENGTH=max(settings.max_batch_bytes, settings.max_upload_bytes) + 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
     )
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
 
-    from web import db, errors, queue, security
+    from web import api_batches  # noqa: F401 - registers the batch routes on the API blueprint
+    from web import auth, commands, db, errors, queue, security
     from web.api import bp as api_bp
     from web.health import bp as health_bp
     from web.pages import bp as pages_bp
 
     db.init_app(app)
+    auth.init_app(app)
+    commands.init_app(app)
     queue.init_app(app)
     csrf.init_app(app)
     security.init_app(app)

@@ -1,25 +1,36 @@
-"""JSON API v1: submit an image, poll its analysis, list past analyses."""
+"""JSON API v1: analyses (single images). Batches are in web/api_batches.py on the same blueprint."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
-from web import serialize, services
+from web import auth, params, serialize, services
+from web.batches import check_callback
 from web.db import get_session
 from web.errors import json_error
+from web.uploads import UploadError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp.before_request(auth.authenticate)
+
+
+@bp.errorhandler(params.BadParam)
+def bad_param(exc: params.BadParam):
+    return json_error(400, str(exc))
+
+
+@bp.errorhandler(UploadError)
+def upload_error(exc: UploadError):
+    return json_error(exc.status, exc.message)
 
 
 @bp.post("/analyses")
 def create_analysis():
-    """Accept one image (multipart field `file`); 202 with the analysis id and where to poll."""
+    """Accept one image (multipart field `file`, optional `callback_url`); 202 with its id and where to poll."""
     settings = current_app.config["SETTINGS"]
-    try:
-        analysis = services.submit(get_session(), request.files.get("file"), settings)
-    except services.UploadError as exc:
-        return json_error(exc.status, exc.message)
-    body = serialize.summary(analysis)
-    response = jsonify(body)
+    request.max_content_length = settings.max_upload_bytes + 64 * 1024
+    callback = check_callback(request.form.get("callback_url"))
+    analysis = services.submit(get_session(), request.files.get("file"), settings, auth.current_key(), callback)
+    response = jsonify(serialize.summary(analysis))
     response.status_code = 202
     response.headers["Location"] = url_for("api.get_analysis", analysis_id=analysis.id)
     return response
@@ -28,20 +39,30 @@ def create_analysis():
 @bp.get("/analyses/<analysis_id>")
 def get_analysis(analysis_id: str):
     """Status of one analysis and, when done, its full result."""
-    analysis = services.get_analysis(get_session(), analysis_id, with_result=True)
+    session = get_session()
+    analysis = services.get_analysis(session, analysis_id, auth.current_key(), with_result=True)
     if analysis is None:
         return json_error(404, f"no analysis with id {analysis_id!r}")
-    return jsonify(serialize.detail(analysis))
+    body = serialize.detail(analysis)
+    body["similar"] = [serialize.similar(a, d) for a, d in services.similar(session, analysis, auth.current_key())]
+    return jsonify(body)
+
+
+@bp.delete("/analyses/<analysis_id>")
+def delete_analysis(analysis_id: str):
+    """Delete an analysis, its maps and its upload."""
+    session = get_session()
+    analysis = services.get_analysis(session, analysis_id, auth.current_key())
+    if analysis is None:
+        return json_error(404, f"no analysis with id {analysis_id!r}")
+    services.delete_analysis(session, analysis, current_app.config["SETTINGS"])
+    return "", 204
 
 
 @bp.get("/analyses")
 def list_analyses():
-    """Past analyses, newest first, paginated with ?page= and ?per_page= (max 100)."""
-    settings = current_app.config["SETTINGS"]
-    page = request.args.get("page", 1, type=int)
-    per_page = min(max(request.args.get("per_page", settings.page_size, type=int), 1), 100)
-    result = services.list_analyses(get_session(), page, per_page)
-    return jsonify({
-        "items": [serialize.summary(a) for a in result.items],
-        "page": result.page, "per_page": result.per_page, "total": result.total, "pages": result.pages,
-    })
+    """Past analyses with filters (verdict, status, filename, batch, has_provenance, dates), sort and pages."""
+    page, per_page = params.paging(request.args, current_app.config["SETTINGS"].page_size)
+    result = services.list_analyses(get_session(), page, per_page, auth.current_key(), params.filters(request.args))
+    return jsonify({"items": [serialize.summary(a) for a in result.items], "page": result.page,
+                    "per_page": result.per_page, "total": result.total, "pages": result.pages})

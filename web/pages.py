@@ -1,40 +1,46 @@
-"""HTML pages: upload, result (polls the API), metadata, history, and derived images."""
+"""HTML pages for the local user: upload, result (polls the API), metadata, history, batches, derived images."""
 from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 
 from shared import storage
 from shared.images import ACCEPTED
-from web import services
+from web import batches, params, services
 from web.db import get_session
+from web.uploads import UploadError
 
 bp = Blueprint("pages", __name__)
 _DERIVED_NAME = re.compile(r"^[a-z0-9_]{1,40}\.(png|jpg)$")
+OWNER = None  # pages serve the local anonymous user; API keys see their own work through the API
+
+
+def _settings():
+    return current_app.config["SETTINGS"]
 
 
 @bp.get("/")
 def index():
     """The upload page."""
-    return render_template("index.html", accepted=ACCEPTED,
-                           max_mb=current_app.config["SETTINGS"].max_upload_mb)
+    return render_template("index.html", accepted=ACCEPTED, max_mb=_settings().max_upload_mb)
 
 
 @bp.post("/analyses")
 def upload():
     """Form upload: store, enqueue, and go straight to the result page."""
-    settings = current_app.config["SETTINGS"]
+    settings = _settings()
+    request.max_content_length = settings.max_upload_bytes + 64 * 1024
     try:
-        analysis = services.submit(get_session(), request.files.get("file"), settings)
-    except services.UploadError as exc:
+        analysis = services.submit(get_session(), request.files.get("file"), settings, OWNER)
+    except UploadError as exc:
         return render_template("index.html", accepted=ACCEPTED, max_mb=settings.max_upload_mb,
                                error=exc.message), exc.status
     return redirect(url_for("pages.result", analysis_id=analysis.id), code=303)
 
 
 def _analysis_or_404(analysis_id: str, **load):
-    analysis = services.get_analysis(get_session(), analysis_id, **load)
+    analysis = services.get_analysis(get_session(), analysis_id, OWNER, **load)
     if analysis is None:
         abort(404)
     return analysis
@@ -43,7 +49,17 @@ def _analysis_or_404(analysis_id: str, **load):
 @bp.get("/analyses/<analysis_id>")
 def result(analysis_id: str):
     """The result page; its script polls the status endpoint until the verdict is in."""
-    return render_template("result.html", analysis=_analysis_or_404(analysis_id, with_result=True))
+    analysis = _analysis_or_404(analysis_id, with_result=True)
+    similar = services.similar(get_session(), analysis, OWNER)
+    return render_template("result.html", analysis=analysis, similar=similar)
+
+
+@bp.post("/analyses/<analysis_id>/delete")
+def delete(analysis_id: str):
+    """Delete an analysis with its files (CSRF-protected form)."""
+    services.delete_analysis(get_session(), _analysis_or_404(analysis_id), _settings())
+    flash("The analysis and its files were deleted.")
+    return redirect(url_for("pages.history"), code=303)
 
 
 @bp.get("/analyses/<analysis_id>/metadata")
@@ -58,10 +74,25 @@ def metadata(analysis_id: str):
 
 @bp.get("/history")
 def history():
-    """Past analyses, newest first."""
-    settings = current_app.config["SETTINGS"]
-    page = services.list_analyses(get_session(), request.args.get("page", 1, type=int), settings.page_size)
-    return render_template("history.html", page=page)
+    """Past analyses with filters, newest first by default."""
+    try:
+        filters = params.filters(request.args)
+        page_no, _ = params.paging(request.args, _settings().page_size)
+    except params.BadParam as exc:
+        return render_template("error.html", status=400, message=str(exc)), 400
+    page = services.list_analyses(get_session(), page_no, _settings().page_size, OWNER, filters)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("history.html", page=page, args=args, verdicts=params.VERDICTS,
+                           sorts=services.SORTS)
+
+
+@bp.get("/batches/<batch_id>")
+def batch(batch_id: str):
+    """A batch with a live progress bar (polls the batch status endpoint)."""
+    found = batches.get(get_session(), batch_id, OWNER)
+    if found is None:
+        abort(404)
+    return render_template("batch.html", batch=found, counts=batches.counts(get_session(), found))
 
 
 @bp.get("/analyses/<analysis_id>/files/<name>")
@@ -70,7 +101,9 @@ def derived_file(analysis_id: str, name: str):
     if not _DERIVED_NAME.match(name):
         abort(404)
     analysis = _analysis_or_404(analysis_id)
-    path = storage.derived_dir(current_app.config["SETTINGS"].upload_dir, analysis.sha256) / name
+    if not analysis.sha256:
+        abort(404)
+    path = storage.derived_dir(_settings().upload_dir, analysis.sha256) / name
     if not path.is_file():
         abort(404)
     mimetype = "image/png" if name.endswith(".png") else "image/jpeg"

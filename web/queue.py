@@ -24,16 +24,27 @@ def init_app(app: Flask) -> None:
     app.extensions["celery_client"] = client
 
 
-def send(name: str, args: list, queue: str | None = None) -> None:
-    """Publish one task; raise QueueUnavailable when the broker does not answer."""
+def send_many(jobs: list[tuple[str, list]]) -> None:
+    """Publish jobs over one connection; raise QueueUnavailable when the broker does not answer."""
     client: Celery = current_app.extensions["celery_client"]
-    queue = queue or current_app.config["SETTINGS"].queue
+    queue = current_app.config["SETTINGS"].queue
+    retry_policy = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5}
     try:
-        client.send_task(name, args=args, queue=queue, retry=True,
-                         retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5})
+        with client.producer_or_acquire() as producer:
+            for name, args in jobs:
+                client.send_task(name, args=args, queue=queue, producer=producer, retry=True,
+                                 retry_policy=retry_policy)
     except Exception as exc:  # kombu raises several connection error types
         raise QueueUnavailable(f"the job queue is unavailable: {exc.__class__.__name__}") from exc
 
 
-def enqueue_analysis(analysis_id: str) -> None:
-    send(tasks.ANALYZE, [analysis_id])
+def enqueue_analyses(ids: list[str]) -> None:
+    """One job for a single upload; chunks for batches, so workers run the model on several images at once."""
+    if len(ids) == 1:
+        return send_many([(tasks.ANALYZE, [ids[0]])])
+    size = max(1, current_app.config["SETTINGS"].batch_chunk)
+    send_many([(tasks.ANALYZE_CHUNK, [ids[i:i + size]]) for i in range(0, len(ids), size)])
+
+
+def enqueue_webhook(kind: str, object_id: str) -> None:
+    send_many([(tasks.DELIVER_WEBHOOK, [kind, object_id])])

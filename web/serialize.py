@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import url_for
 
-from shared.models import Analysis, Status
+from shared.models import Analysis, Batch, Status, WebhookDelivery
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -28,6 +28,9 @@ def summary(a: Analysis) -> dict[str, Any]:
         "verdict": a.verdict,
         "fake_probability": a.fake_probability,
         "metadata_score": a.metadata_score,
+        "batch_id": a.batch_id,
+        "has_provenance": a.has_provenance,
+        "reused_from": a.reused_from,
         "status_url": url_for("api.get_analysis", analysis_id=a.id, _external=False),
         "page_url": url_for("pages.result", analysis_id=a.id),
     }
@@ -45,6 +48,8 @@ def detail(a: Analysis) -> dict[str, Any]:
         "attempts": a.attempts,
         "model_version": a.model_version,
     }
+    if a.purged_at:
+        body["purged_at"] = _iso(a.purged_at)
     if a.status == Status.FAILED:
         body["error"] = a.error
     if a.status == Status.DONE and a.result:
@@ -57,3 +62,27 @@ def detail(a: Analysis) -> dict[str, Any]:
         body["reasons"] = result.get("reasons", [])
         body["evidence"] = result.get("evidence", [])
     return body
+
+
+def similar(a: Analysis, distance: int) -> dict[str, Any]:
+    """An earlier analysis of the same or a near-identical image."""
+    return {"id": a.id, "filename": a.filename, "verdict": a.verdict, "created_at": _iso(a.created_at),
+            "distance_bits": distance, "page_url": url_for("pages.result", analysis_id=a.id)}
+
+
+def batch_summary(b: Batch, counts: dict[str, int]) -> dict[str, Any]:
+    """A batch's state: counts per status and progress (finished / total)."""
+    finished = counts.get(Status.DONE, 0) + counts.get(Status.FAILED, 0)
+    return {
+        "id": b.id, "name": b.name, "created_at": _iso(b.created_at), "finished_at": _iso(b.finished_at),
+        "status": "done" if b.finished_at else "running", "total": b.total, "counts": counts,
+        "progress": round(finished / b.total, 4) if b.total else 1.0, "callback_url": b.callback_url,
+        "status_url": url_for("api.get_batch", batch_id=b.id),
+        "results_url": url_for("api.batch_results", batch_id=b.id),
+        "page_url": url_for("pages.batch", batch_id=b.id),
+    }
+
+
+def delivery(d: WebhookDelivery) -> dict[str, Any]:
+    return {"attempt": d.attempt, "url": d.url, "status_code": d.status_code, "error": d.error,
+            "succeeded": d.succeeded, "at": _iso(d.created_at)}

@@ -1,108 +1,91 @@
-"""What the views ask for: store an upload, commit its analysis, enqueue it; read analyses back."""
+"""What the views ask for about analyses: submit one, read, list with filters, delete, find near-duplicates."""
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import datetime
 
-from PIL import Image
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, undefer
 from werkzeug.datastructures import FileStorage
 
-from shared import images, storage
-from shared.models import Analysis
+from shared import cleanup
+from shared.models import Analysis, ApiKey
 from shared.settings import Settings
 from web import queue
+from web.uploads import UploadError, store
 
-try:  # HEIC/HEIF headers; decoding happens in the worker
-    from pillow_heif import register_heif_opener
-
-    register_heif_opener()
-except ImportError:  # pragma: no cover
-    pass
+SORTS = {"created_at": Analysis.created_at, "fake_probability": Analysis.fake_probability,
+         "filename": Analysis.filename, "verdict": Analysis.verdict}
 
 
-class UploadError(Exception):
-    """An upload refused with an HTTP status and a message for the user."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+def owned(stmt: Select, owner: ApiKey | None) -> Select:
+    """Restrict a query to what `owner` may see: its own rows; the anonymous user sees anonymous rows."""
+    return stmt.where(Analysis.api_key_id == owner.id if owner else Analysis.api_key_id.is_(None))
 
 
-def _display_name(name: str | None) -> str:
-    """The client's file name, kept for display only (never used as a path)."""
-    name = (name or "upload").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch.isprintable()).strip()
-    return name[:200] or "upload"
-
-
-def _check_header(path: Path, settings: Settings) -> tuple[int, int]:
-    """Read only the image header: refuse what Pillow cannot identify and pixel bombs."""
-    Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                width, height = img.size
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UploadError(413, f"image has too many pixels (limit {settings.max_image_pixels:,})") from None
-    except Exception as exc:
-        raise UploadError(415, f"the file is not a readable image ({exc.__class__.__name__})") from None
-    if width * height > settings.max_image_pixels:
-        raise UploadError(413, f"image is {width}x{height} pixels; the limit is {settings.max_image_pixels:,}")
-    return width, height
-
-
-def store_upload(file: FileStorage | None, settings: Settings) -> Analysis:
-    """Validate and store one uploaded file; return its (uncommitted, unsaved) analysis."""
-    if file is None or not file.filename and not file.content_length:
-        raise UploadError(400, "no file was sent: use the multipart field 'file'")
-    head = file.stream.read(64)
-    kind = images.sniff(head)
-    if kind is None:
-        raise UploadError(415, f"unsupported file type: accepted types are {images.ACCEPTED}")
-    file.stream.seek(0)
-    try:
-        sha, size, path, created = storage.save_stream(file.stream, settings.upload_dir, settings.max_upload_bytes)
-    except storage.TooLarge as exc:
-        raise UploadError(413, str(exc)) from None
-    try:
-        width, height = _check_header(path, settings)
-    except UploadError:
-        if created:  # a refused file is not kept; one stored earlier belongs to another analysis
-            path.unlink(missing_ok=True)
-        raise
-    return Analysis(filename=_display_name(file.filename), sha256=sha, media_type=kind.media_type,
-                    size_bytes=size, width=width, height=height)
-
-
-def submit(session: Session, file: FileStorage | None, settings: Settings) -> Analysis:
+def submit(session: Session, file: FileStorage | None, settings: Settings, owner: ApiKey | None = None,
+           callback_url: str | None = None) -> Analysis:
     """Store the upload, commit its analysis, then enqueue it (commit first, so the worker finds it)."""
-    analysis = store_upload(file, settings)
+    if file is None:
+        raise UploadError(400, "no file was sent: use the multipart field 'file'")
+    analysis = store(file.filename, file.stream, settings)
+    analysis.api_key_id = owner.id if owner else None
+    analysis.callback_url = callback_url
     session.add(analysis)
     session.commit()
     try:
-        queue.enqueue_analysis(analysis.id)
+        queue.enqueue_analyses([analysis.id])
     except queue.QueueUnavailable as exc:
         # saved as queued; the worker's requeue sweep picks it up once the queue is back
         raise UploadError(503, f"{exc}; the upload is saved as analysis {analysis.id} and will run later") from None
     return analysis
 
 
-def get_analysis(session: Session, analysis_id: str, *, with_result: bool = False,
+def get_analysis(session: Session, analysis_id: str, owner: ApiKey | None = None, *, with_result: bool = False,
                  with_metadata: bool = False) -> Analysis | None:
-    """One analysis by id, loading the large JSON columns only when asked."""
-    from sqlalchemy.orm import undefer
-
-    stmt = select(Analysis).where(Analysis.id == analysis_id)
+    """One analysis the owner may see, loading the large JSON columns only when asked."""
+    stmt = owned(select(Analysis).where(Analysis.id == analysis_id), owner)
     if with_result:
         stmt = stmt.options(undefer(Analysis.result))
     if with_metadata:
         stmt = stmt.options(undefer(Analysis.file_metadata))
     return session.scalars(stmt).first()
+
+
+@dataclass
+class Filters:
+    """History filters, all optional (from query arguments)."""
+
+    verdict: str | None = None
+    status: str | None = None
+    filename: str | None = None
+    batch_id: str | None = None
+    has_provenance: bool | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    sort: str = "-created_at"
+
+    def apply(self, stmt: Select) -> Select:
+        if self.verdict:
+            stmt = stmt.where(Analysis.verdict == self.verdict)
+        if self.status:
+            stmt = stmt.where(Analysis.status == self.status)
+        if self.filename:
+            stmt = stmt.where(Analysis.filename.ilike(f"%{self.filename}%"))
+        if self.batch_id:
+            stmt = stmt.where(Analysis.batch_id == self.batch_id)
+        if self.has_provenance is not None:
+            stmt = stmt.where(Analysis.has_provenance.is_(self.has_provenance))
+        if self.created_after:
+            stmt = stmt.where(Analysis.created_at >= self.created_after)
+        if self.created_before:
+            stmt = stmt.where(Analysis.created_at < self.created_before)
+        return stmt
+
+    def order(self, stmt: Select) -> Select:
+        column = SORTS[self.sort.lstrip("-")]
+        primary = column.desc() if self.sort.startswith("-") else column.asc()
+        return stmt.order_by(primary.nulls_last(), Analysis.created_at.desc(), Analysis.id)
 
 
 @dataclass
@@ -117,10 +100,33 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
-def list_analyses(session: Session, page: int, per_page: int) -> Page:
-    """Past analyses, newest first, one page of them."""
+def list_analyses(session: Session, page: int, per_page: int, owner: ApiKey | None = None,
+                  filters: Filters | None = None) -> Page:
+    """Past analyses the owner may see, filtered and sorted, one page of them."""
+    filters = filters or Filters()
     page = max(1, page)
-    total = session.scalar(select(func.count()).select_from(Analysis)) or 0
-    stmt = (select(Analysis).order_by(Analysis.created_at.desc(), Analysis.id)
-            .offset((page - 1) * per_page).limit(per_page))
+    base = filters.apply(owned(select(Analysis), owner))
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    stmt = filters.order(base).offset((page - 1) * per_page).limit(per_page)
     return Page(list(session.scalars(stmt)), page, per_page, total)
+
+
+def delete_analysis(session: Session, analysis: Analysis, settings: Settings) -> None:
+    """Delete the row, its maps and its upload (unless another analysis has the same file)."""
+    cleanup.delete_analyses(session, settings.upload_dir, [analysis])
+
+
+def similar(session: Session, analysis: Analysis, owner: ApiKey | None, max_distance: int = 6,
+            scan: int = 5000) -> list[tuple[Analysis, int]]:
+    """Earlier analyses of the same or a near-identical image (perceptual hash within max_distance bits)."""
+    if not analysis.phash:
+        return []
+    target = int(analysis.phash, 16)
+    stmt = owned(select(Analysis).where(Analysis.phash.is_not(None), Analysis.id != analysis.id,
+                                        Analysis.created_at <= analysis.created_at), owner)
+    found = []
+    for other in session.scalars(stmt.order_by(Analysis.created_at.desc()).limit(scan)):
+        distance = (int(other.phash, 16) ^ target).bit_count()
+        if distance <= max_distance:
+            found.append((other, distance))
+    return sorted(found, key=lambda pair: (pair[1], -pair[0].created_at.timestamp()))[:20]

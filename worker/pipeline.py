@@ -12,18 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared import storage
 from shared.evidence import Evidence, item
 from shared.images import sniff_file
 from shared.settings import Settings
 from shared.verdict import DEFAULT_THRESHOLDS, fuse
-from worker import decode, exif, maps
+from worker import decode, exif, maps, phash
 from worker.errors import AnalysisError
 from worker.signals.metadata import metadata_score, thumbnail_size
 from worker.signals.provenance import provenance_evidence
 from worker.signals.watermark import watermark_evidence
 
 log = logging.getLogger(__name__)
+PROVENANCE_KINDS = {"c2pa", "iptc_digital_source_type", "generator_metadata", "watermark"}
 
 
 @dataclass
@@ -67,10 +67,24 @@ class Outcome:
     evidence: list[Evidence]
     metadata: dict[str, dict[str, Any]]
     result: dict[str, Any] = field(default_factory=dict)
+    phash: str | None = None
+    has_provenance: bool = False
 
 
-def analyze_file(path: Path, res: Resources, derived_dir: Path | None = None) -> Outcome:
-    """Analyse one image file; with derived_dir, also write its thumbnail and forensic maps there."""
+@dataclass
+class _Prepared:
+    """One file after decoding and the metadata/provenance signals, waiting for the model."""
+
+    tags: dict[str, Any]
+    img: Any
+    meta_score: float
+    meta_evidence: list[Evidence]
+    evidence: list[Evidence]
+    timings: dict[str, float]
+
+
+def _prepare(path: Path, res: Resources) -> _Prepared:
+    """Everything before the model: type check, exiftool, decode, metadata score, provenance."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if not path.is_file():
@@ -79,30 +93,72 @@ def analyze_file(path: Path, res: Resources, derived_dir: Path | None = None) ->
         raise AnalysisError("not an accepted image type (checked from the file's bytes)")
     tags = res.exif.read(path)
     timings["metadata_s"] = time.perf_counter() - t0
-
     t = time.perf_counter()
     img = decode.load_image(path, res.settings.max_image_pixels)
     timings["decode_s"] = time.perf_counter() - t
-
     t = time.perf_counter()
     meta_score, meta_evidence = metadata_score(tags, thumbnail_size(str(path)))
     evidence: list[Evidence] = provenance_evidence(str(path), tags, img) + watermark_evidence(img)
     timings["provenance_s"] = time.perf_counter() - t
+    return _Prepared(tags, img, meta_score, meta_evidence, evidence, timings)
 
-    t = time.perf_counter()
-    det = res.detector
-    from worker.detector import robustness
 
-    scores = robustness(det, img)
+def _robustness_scores(det, imgs: list) -> list[list[dict]]:  # noqa: ANN001
+    """Fake probability of each image and of its perturbations, all in one batched forward pass."""
+    from worker.detector import PERTURBATIONS, perturbed
+
+    crop_sets = []
+    for img in imgs:
+        variants = perturbed(img, det.input_size)
+        crop_sets.extend(det.crops(variants[k]) for k in PERTURBATIONS)
+    flat = det.score_crop_sets(crop_sets)
+    n = len(PERTURBATIONS)
+    return [[{"perturbation": k, "fake_probability": p} for k, p in zip(PERTURBATIONS, flat[i * n:(i + 1) * n])]
+            for i in range(len(imgs))]
+
+
+def analyze_files(paths: list[Path], res: Resources,
+                  derived_dirs: list[Path | None] | None = None) -> list[Outcome | AnalysisError]:
+    """Analyse several files, running the model on all of them as one batch; one Outcome or error each."""
+    derived_dirs = derived_dirs or [None] * len(paths)
+    results: list[Outcome | AnalysisError | None] = [None] * len(paths)
+    ready: list[tuple[int, _Prepared]] = []
+    for i, path in enumerate(paths):
+        try:
+            ready.append((i, _prepare(path, res)))
+        except AnalysisError as exc:
+            results[i] = exc
+    if ready:
+        det = res.detector
+        t = time.perf_counter()
+        all_scores = _robustness_scores(det, [p.img for _, p in ready])
+        model_s = (time.perf_counter() - t) / len(ready)
+        for (i, prep), scores in zip(ready, all_scores):
+            prep.timings["model_s"] = model_s
+            try:
+                results[i] = _finish(prep, scores, det, derived_dirs[i])
+            except AnalysisError as exc:
+                results[i] = exc
+    return results  # type: ignore[return-value]
+
+
+def analyze_file(path: Path, res: Resources, derived_dir: Path | None = None) -> Outcome:
+    """Analyse one image file; with derived_dir, also write its thumbnail and forensic maps there."""
+    result = analyze_files([path], res, [derived_dir])[0]
+    if isinstance(result, AnalysisError):
+        raise result
+    return result
+
+
+def _finish(prep: _Prepared, scores: list[dict], det, derived_dir: Path | None) -> Outcome:  # noqa: ANN001
+    """Model evidence, maps and the fused verdict for one prepared file."""
+    img, evidence, timings = prep.img, list(prep.evidence), prep.timings
     p_fake = float(scores[0]["fake_probability"])
-    timings["model_s"] = time.perf_counter() - t
     thresholds = dataclasses.replace(DEFAULT_THRESHOLDS, model_fake=det.thresholds["fake"],
                                      model_real=det.thresholds["real"])
     evidence.append(_model_evidence(det.version, p_fake, thresholds))
-    flip = _robustness_evidence(scores, thresholds)
-    if flip is not None:
-        evidence.append(flip)
-    evidence.extend(meta_evidence)
+    evidence.append(_robustness_evidence(scores, thresholds))
+    evidence.extend(prep.meta_evidence)
 
     map_info: list[dict[str, str]] = []
     if derived_dir is not None:
@@ -112,16 +168,18 @@ def analyze_file(path: Path, res: Resources, derived_dir: Path | None = None) ->
         evidence.extend(item("forensic_map", m["name"], m["title"], "neutral", m["label"]) for m in map_info)
         timings["maps_s"] = time.perf_counter() - t
 
-    verdict = fuse(p_fake, meta_score, evidence, thresholds)
-    timings["total_s"] = time.perf_counter() - t0
+    verdict = fuse(p_fake, prep.meta_score, evidence, thresholds)
+    timings["total_s"] = sum(timings.values())
     result = {
         "verdict": verdict.label, "reasons": verdict.reasons, "fake_probability": p_fake,
-        "metadata_score": meta_score, "model_version": det.version, "evidence": evidence,
+        "metadata_score": prep.meta_score, "model_version": det.version, "evidence": evidence,
         "robustness": scores, "thresholds": dataclasses.asdict(thresholds), "maps": map_info,
         "image": {"width": img.width, "height": img.height}, "timings": {k: round(v, 4) for k, v in timings.items()},
     }
-    return Outcome(verdict.label, verdict.reasons, p_fake, meta_score, det.version, img.width, img.height,
-                   evidence, exif.group(tags), result)
+    has_provenance = any(e["kind"] in PROVENANCE_KINDS and (e["kind"] != "watermark" or e["effect"] == "fake")
+                         for e in evidence)
+    return Outcome(verdict.label, verdict.reasons, p_fake, prep.meta_score, det.version, img.width, img.height,
+                   evidence, exif.group(prep.tags), result, phash.dhash(img), has_provenance)
 
 
 def _model_evidence(version: str, p: float, th) -> Evidence:  # noqa: ANN001
@@ -134,7 +192,7 @@ def _model_evidence(version: str, p: float, th) -> Evidence:  # noqa: ANN001
     return item("model", f"detector {version[:12]}", round(p, 4), effect, reason)
 
 
-def _robustness_evidence(scores: list[dict], th) -> Evidence | None:  # noqa: ANN001
+def _robustness_evidence(scores: list[dict], th) -> Evidence:  # noqa: ANN001
     """A verdict that flips under re-compression or down-scaling is not one to trust."""
     def side(p: float) -> str:
         return "fake" if p >= th.model_fake else "real" if p <= th.model_real else "uncertain"

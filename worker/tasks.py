@@ -3,14 +3,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from celery import shared_task
+from celery import current_app, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
 from shared import tasks as names
 from shared.settings import Settings
-from worker import runner
+from worker import runner, webhooks
 from worker.pipeline import Resources
+
+WEBHOOK_ATTEMPTS = 8
 
 
 @lru_cache(maxsize=1)
@@ -19,14 +21,47 @@ def resources() -> Resources:
     return Resources(Settings.from_env())
 
 
-@shared_task(name=names.ANALYZE, bind=True, acks_late=True, autoretry_for=(OperationalError,),
-             retry_backoff=2, retry_backoff_max=60, retry_jitter=True, max_retries=8)
-def analyze(self, analysis_id: str) -> str:
-    """Analyse one stored upload by id."""
+def _notify(finished: list[runner.Finished], settings: Settings) -> None:
+    """Webhooks for single analyses that asked for one, and for batches this chunk completed."""
+    jobs = [("analysis", f.id) for f in finished if f.callback_url and not f.batch_id]
+    batch_ids = {f.batch_id for f in finished if f.batch_id}
+    if batch_ids:
+        jobs += [("batch", b) for b in runner.close_finished_batches(settings, batch_ids)]
+    for kind, object_id in jobs:
+        current_app.send_task(names.DELIVER_WEBHOOK, args=[kind, object_id], queue=settings.queue)
+
+
+def _run(ids: list[str]) -> list[str]:
     res = resources()
     try:
-        return runner.run_analysis(analysis_id, res)
+        finished = runner.run_chunk(ids, res)
     except SoftTimeLimitExceeded:
-        runner.fail(analysis_id, res.settings,
-                    f"the analysis took longer than the {res.settings.task_soft_time_limit} s limit")
-        return "failed"
+        limit = res.settings.task_soft_time_limit
+        finished = runner.fail(ids, res.settings, f"the analysis took longer than the {limit} s limit")
+    _notify(finished, res.settings)
+    return [f.status for f in finished]
+
+
+@shared_task(name=names.ANALYZE, acks_late=True, autoretry_for=(OperationalError,),
+             retry_backoff=2, retry_backoff_max=60, retry_jitter=True, max_retries=8)
+def analyze(analysis_id: str) -> list[str]:
+    """Analyse one stored upload by id."""
+    return _run([analysis_id])
+
+
+@shared_task(name=names.ANALYZE_CHUNK, acks_late=True, autoretry_for=(OperationalError,),
+             retry_backoff=2, retry_backoff_max=60, retry_jitter=True, max_retries=8)
+def analyze_chunk(analysis_ids: list[str]) -> list[str]:
+    """Analyse a chunk of a batch, the model running on all of its images at once."""
+    return _run(list(analysis_ids))
+
+
+@shared_task(name=names.DELIVER_WEBHOOK, bind=True, acks_late=True, max_retries=WEBHOOK_ATTEMPTS - 1)
+def deliver_webhook(self, kind: str, object_id: str) -> bool:
+    """POST the signed summary; retry with exponential backoff until the receiver answers 2xx."""
+    settings = resources().settings
+    if webhooks.deliver(kind, object_id, self.request.retries + 1, settings):
+        return True
+    if self.request.retries + 1 >= WEBHOOK_ATTEMPTS:
+        return False
+    raise self.retry(countdown=settings.webhook_retry_base_s * 2 ** self.request.retries)

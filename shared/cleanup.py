@@ -1,0 +1,56 @@
+"""Delete analyses and purge old uploads; a file goes only when no remaining analysis needs it."""
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select, true
+from sqlalchemy.orm import Session
+
+from shared import storage
+from shared.models import Analysis, utcnow
+
+
+def remove_files(upload_dir: Path, sha256: str) -> None:
+    """The upload and everything derived from it (thumbnail, maps)."""
+    try:
+        storage.path_for(upload_dir, sha256).unlink(missing_ok=True)
+    except ValueError:  # items refused at upload have no stored file
+        return
+    shutil.rmtree(storage.derived_dir(upload_dir, sha256), ignore_errors=True)
+
+
+def _still_used(session: Session, sha256: str, excluding: set[str]) -> bool:
+    stmt = select(Analysis.id).where(Analysis.sha256 == sha256, Analysis.purged_at.is_(None),
+                                     Analysis.id.not_in(excluding) if excluding else true()).limit(1)
+    return session.scalars(stmt).first() is not None
+
+
+def delete_analyses(session: Session, upload_dir: Path, analyses: list[Analysis]) -> int:
+    """Delete rows and, after the commit, the files no other analysis shares."""
+    ids = {a.id for a in analyses}
+    shas = {a.sha256 for a in analyses}
+    for a in analyses:
+        session.delete(a)
+    session.flush()
+    orphaned = [sha for sha in shas if not _still_used(session, sha, ids)]
+    session.commit()
+    for sha in orphaned:
+        remove_files(upload_dir, sha)
+    return len(ids)
+
+
+def purge_older_than(session: Session, upload_dir: Path, days: int) -> int:
+    """Remove the files of analyses older than `days`, keeping their rows and verdicts."""
+    cutoff = utcnow() - timedelta(days=days)
+    old = list(session.scalars(select(Analysis).where(Analysis.created_at < cutoff, Analysis.purged_at.is_(None))))
+    now = utcnow()
+    for a in old:
+        a.purged_at = now
+    session.flush()
+    orphaned = {a.sha256 for a in old if not _still_used(session, a.sha256, set())}
+    session.commit()
+    for sha in orphaned:
+        remove_files(upload_dir, sha)
+    return len(old)

@@ -1,0 +1,88 @@
+"""JSON API v1: batches of many images, their progress, exports and webhooks."""
+from __future__ import annotations
+
+from flask import Response, current_app, jsonify, request, stream_with_context, url_for
+from sqlalchemy import select
+
+from shared.models import Analysis, Batch
+from web import auth, batches, export, params, serialize
+from web.api import bp
+from web.db import get_session
+from web.errors import json_error
+
+
+def _batch_or_404(batch_id: str) -> Batch | Response:
+    batch = batches.get(get_session(), batch_id, auth.current_key())
+    return batch if batch is not None else json_error(404, f"no batch with id {batch_id!r}")
+
+
+@bp.post("/batches")
+def create_batch():
+    """Many files (multipart `files`, or one ZIP) with optional `name`, `callback_url`, `Idempotency-Key`."""
+    settings = current_app.config["SETTINGS"]
+    request.max_content_length = settings.max_batch_bytes + 1024 * 1024
+    files = request.files.getlist("files") + request.files.getlist("file")
+    batch, created = batches.create(get_session(), files, settings, auth.current_key(), request.form.get("name"),
+                                    request.form.get("callback_url"), request.headers.get("Idempotency-Key"))
+    response = jsonify(serialize.batch_summary(batch, batches.counts(get_session(), batch)))
+    response.status_code = 202 if created else 200
+    response.headers["Location"] = url_for("api.get_batch", batch_id=batch.id)
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.get("/batches")
+def list_batches():
+    """The caller's batches, newest first."""
+    page, per_page = params.paging(request.args, current_app.config["SETTINGS"].page_size)
+    owner = auth.current_key()
+    owner_clause = Batch.api_key_id == owner.id if owner else Batch.api_key_id.is_(None)
+    session = get_session()
+    rows = session.scalars(select(Batch).where(owner_clause).order_by(Batch.created_at.desc())
+                           .offset((page - 1) * per_page).limit(per_page))
+    return jsonify({"items": [serialize.batch_summary(b, batches.counts(session, b)) for b in rows],
+                    "page": page, "per_page": per_page})
+
+
+@bp.get("/batches/<batch_id>")
+def get_batch(batch_id: str):
+    """Counts per state, progress, a page of its analyses, and webhook delivery attempts."""
+    batch = _batch_or_404(batch_id)
+    if isinstance(batch, Response):
+        return batch
+    session = get_session()
+    page, per_page = params.paging(request.args, 100)
+    items = session.scalars(select(Analysis).where(Analysis.batch_id == batch.id)
+                            .order_by(Analysis.created_at, Analysis.id).offset((page - 1) * per_page).limit(per_page))
+    body = serialize.batch_summary(batch, batches.counts(session, batch))
+    body["items"] = [serialize.summary(a) for a in items]
+    body["page"], body["per_page"] = page, per_page
+    body["webhook_deliveries"] = [serialize.delivery(d) for d in batches.deliveries(session, batch)]
+    return jsonify(body)
+
+
+@bp.get("/batches/<batch_id>/results")
+def batch_results(batch_id: str):
+    """All results as ?format=csv (default), json or jsonl."""
+    batch = _batch_or_404(batch_id)
+    if isinstance(batch, Response):
+        return batch
+    fmt = request.args.get("format", "csv")
+    if fmt not in export.FORMATS:
+        return json_error(400, "format must be csv, json or jsonl")
+    session = get_session()
+    body = stream_with_context(export.render(export.rows(session, batch), fmt))
+    response = Response(body, mimetype=export.FORMATS[fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="batch-{batch.id}.{fmt}"'
+    return response
+
+
+@bp.delete("/batches/<batch_id>")
+def delete_batch(batch_id: str):
+    """Delete a batch with its analyses, maps and uploads."""
+    batch = _batch_or_404(batch_id)
+    if isinstance(batch, Response):
+        return batch
+    batches.delete(get_session(), batch, current_app.config["SETTINGS"])
+    return "", 204

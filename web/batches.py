@@ -1,0 +1,141 @@
+"""Batches: many files (or one ZIP) in one request, idempotent by key, exported when done."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import FileStorage
+
+from shared import archive, cleanup
+from shared.models import Analysis, ApiKey, Batch, Status, WebhookDelivery
+from shared.settings import Settings
+from web import queue
+from web.uploads import UploadError, refused, store
+
+
+def check_callback(url: str | None) -> str | None:
+    """A webhook URL must be absolute http(s)."""
+    if not url:
+        return None
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or len(url) > 2000:
+        raise UploadError(400, "callback_url must be an absolute http:// or https:// URL")
+    return url
+
+
+def _items(files: list[FileStorage], settings: Settings, max_files: int) -> Iterator[tuple[str, object]]:
+    """(name, stream-or-error) for each file sent, ZIP archives opened."""
+    count = 0
+    for file in files:
+        head = file.stream.read(8)
+        file.stream.seek(0)
+        if archive.is_zip(head):
+            try:
+                for entry in archive.entries(file.stream, max_files, settings.max_upload_bytes,
+                                             settings.max_batch_bytes):
+                    count += 1
+                    yield entry.name, entry.stream if entry.stream is not None else entry.error
+            except archive.ArchiveError as exc:
+                raise UploadError(413 if "limit" in str(exc) or "more than" in str(exc) else 400,
+                                  f"{file.filename}: {exc}") from None
+        else:
+            count += 1
+            yield file.filename, file.stream
+        if count > max_files:
+            raise UploadError(413, f"a batch may hold at most {max_files} files")
+
+
+def create(session: Session, files: list[FileStorage], settings: Settings, owner: ApiKey | None,
+           name: str | None, callback_url: str | None, idempotency_key: str | None) -> tuple[Batch, bool]:
+    """Store every file, commit the batch with one analysis per file, enqueue in chunks.
+
+    Returns (batch, created); an earlier batch with the same idempotency key and body comes back with
+    created=False. A file that is not an image becomes a failed analysis with its reason.
+    """
+    if not files:
+        raise UploadError(400, "no files were sent: use the multipart field 'files' (or one ZIP archive)")
+    max_files = owner.max_batch_files if owner else settings.max_batch_files
+    callback_url = check_callback(callback_url)
+    analyses: list[Analysis] = []
+    for item_name, stream in _items(files, settings, max_files):
+        if isinstance(stream, str):
+            analyses.append(refused(item_name, stream))
+            continue
+        try:
+            analyses.append(store(item_name, stream, settings))
+        except UploadError as exc:
+            analyses.append(refused(item_name, exc.message))
+    digest = hashlib.sha256(json.dumps([name, callback_url, [(a.filename, a.sha256, a.error) for a in analyses]])
+                            .encode()).hexdigest()
+    if idempotency_key:
+        earlier = _by_idempotency_key(session, owner, idempotency_key)
+        if earlier is not None:
+            return _replay(earlier, digest)
+    batch = Batch(api_key_id=owner.id if owner else None, name=(name or "")[:200] or None,
+                  callback_url=callback_url, idempotency_key=idempotency_key, request_sha256=digest,
+                  total=len(analyses))
+    session.add(batch)
+    try:
+        session.flush()
+    except IntegrityError:  # the same key arrived concurrently: answer with that batch
+        session.rollback()
+        return _replay(_by_idempotency_key(session, owner, idempotency_key), digest)
+    for a in analyses:
+        a.batch_id, a.api_key_id = batch.id, batch.api_key_id
+    session.add_all(analyses)
+    if all(a.status == Status.FAILED for a in analyses):
+        batch.finished_at = analyses[0].finished_at
+    session.commit()
+    queued = [a.id for a in analyses if a.status == Status.QUEUED]
+    try:
+        if queued:
+            queue.enqueue_analyses(queued)
+        elif batch.callback_url:
+            queue.enqueue_webhook("batch", batch.id)
+    except queue.QueueUnavailable as exc:
+        raise UploadError(503, f"{exc}; batch {batch.id} is saved and will run later") from None
+    return batch, True
+
+
+def _by_idempotency_key(session: Session, owner: ApiKey | None, key: str) -> Batch | None:
+    owner_clause = Batch.api_key_id == owner.id if owner else Batch.api_key_id.is_(None)
+    return session.scalars(select(Batch).where(owner_clause, Batch.idempotency_key == key)).first()
+
+
+def _replay(batch: Batch, digest: str) -> tuple[Batch, bool]:
+    if batch.request_sha256 != digest:
+        raise UploadError(409, "this Idempotency-Key was already used with a different request body")
+    return batch, False
+
+
+def get(session: Session, batch_id: str, owner: ApiKey | None) -> Batch | None:
+    owner_clause = Batch.api_key_id == owner.id if owner else Batch.api_key_id.is_(None)
+    return session.scalars(select(Batch).where(Batch.id == batch_id, owner_clause)).first()
+
+
+def counts(session: Session, batch: Batch) -> dict[str, int]:
+    """How many of the batch's analyses are in each state."""
+    rows = session.execute(select(Analysis.status, func.count()).where(Analysis.batch_id == batch.id)
+                           .group_by(Analysis.status)).all()
+    found = dict(rows)
+    return {s: int(found.get(s, 0)) for s in (Status.QUEUED, Status.RUNNING, Status.DONE, Status.FAILED)}
+
+
+def deliveries(session: Session, batch: Batch) -> list[WebhookDelivery]:
+    return list(session.scalars(select(WebhookDelivery).where(WebhookDelivery.batch_id == batch.id)
+                                .order_by(WebhookDelivery.id)))
+
+
+def delete(session: Session, batch: Batch, settings: Settings) -> int:
+    """Delete a batch, its analyses, and the files no other analysis shares."""
+    items = list(session.scalars(select(Analysis).where(Analysis.batch_id == batch.id)))
+    session.query(WebhookDelivery).filter(WebhookDelivery.batch_id == batch.id).delete()
+    n = cleanup.delete_analyses(session, settings.upload_dir, items)
+    session.delete(batch)
+    session.commit()
+    return n

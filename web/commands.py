@@ -1,0 +1,65 @@
+"""Admin commands: `flask --app web keys create NAME`, `keys list`, `keys revoke ID`, `purge-uploads`."""
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from shared import keys as key_store
+from shared.models import ApiKey
+
+
+def _session():
+    return current_app.extensions["db_sessionmaker"]()
+
+
+def init_app(app: Flask) -> None:
+    keys = click.Group("keys", help="Create, list and revoke API keys.")
+
+    @keys.command("create")
+    @click.argument("name")
+    @click.option("--rate-limit", type=int, default=None, help="requests per minute (default RATE_LIMIT_PER_MINUTE)")
+    @click.option("--max-batch-files", type=int, default=None, help="files per batch (default MAX_BATCH_FILES)")
+    def create(name: str, rate_limit: int | None, max_batch_files: int | None) -> None:
+        """Create a key; its token and webhook secret are printed once."""
+        settings = current_app.config["SETTINGS"]
+        with _session() as session:
+            key, token = key_store.create(session, name, rate_limit or settings.rate_limit_per_minute,
+                                          max_batch_files or settings.max_batch_files)
+            session.commit()
+            click.echo(f"id: {key.id}\nname: {key.name}\ntoken: {token}\nwebhook_secret: {key.webhook_secret}")
+            click.echo("Keep the token: only its hash is stored.", err=True)
+
+    @keys.command("list")
+    def list_() -> None:
+        """Every key with its prefix and state."""
+        with _session() as session:
+            for key in session.scalars(select(ApiKey).order_by(ApiKey.id)):
+                state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+                click.echo(f"{key.id}\t{key.prefix}…\t{key.name}\t{state}\t{key.rate_limit_per_minute}/min")
+
+    @keys.command("revoke")
+    @click.argument("key_id", type=int)
+    def revoke(key_id: int) -> None:
+        """Revoke a key: its requests get 401 from now on."""
+        with _session() as session:
+            if not key_store.revoke(session, key_id):
+                raise click.ClickException(f"no active key with id {key_id}")
+            session.commit()
+            click.echo(f"revoked key {key_id}")
+
+    @app.cli.command("purge-uploads")
+    @click.option("--days", type=int, default=None, help="age in days (default RETENTION_DAYS)")
+    def purge(days: int | None) -> None:
+        """Delete uploaded files and maps older than the retention period; verdicts are kept."""
+        from shared import cleanup as retention
+
+        settings = current_app.config["SETTINGS"]
+        days = settings.retention_days if days is None else days
+        if days <= 0:
+            raise click.ClickException("no retention period: pass --days N or set RETENTION_DAYS")
+        with _session() as session:
+            n = retention.purge_older_than(session, settings.upload_dir, days)
+        click.echo(f"purged the files of {n} analyses older than {days} days")
+
+    app.cli.add_command(keys)

@@ -1,0 +1,63 @@
+"""Batch results as CSV, JSON or JSON Lines, streamed page by page."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, undefer
+
+from shared.models import Analysis, Batch
+
+FIELDS = ["id", "filename", "sha256", "status", "verdict", "fake_probability", "metadata_score", "top_reasons",
+          "model_version", "error", "reused_from"]
+FORMATS = {"csv": "text/csv", "json": "application/json", "jsonl": "application/x-ndjson"}
+
+
+def rows(session: Session, batch: Batch, page_size: int = 500) -> Iterator[dict]:
+    """One flat record per analysis of the batch, in submission order."""
+    offset = 0
+    while True:
+        stmt = (select(Analysis).where(Analysis.batch_id == batch.id).options(undefer(Analysis.result))
+                .order_by(Analysis.created_at, Analysis.id).offset(offset).limit(page_size))
+        chunk = list(session.scalars(stmt))
+        if not chunk:
+            return
+        for a in chunk:
+            reasons = (a.result or {}).get("reasons", [])
+            yield {"id": a.id, "filename": a.filename, "sha256": a.sha256, "status": a.status, "verdict": a.verdict,
+                   "fake_probability": a.fake_probability, "metadata_score": a.metadata_score,
+                   "top_reasons": "; ".join(reasons[:3]), "model_version": a.model_version, "error": a.error,
+                   "reused_from": a.reused_from}
+        offset += page_size
+
+
+def render(records: Iterator[dict], fmt: str) -> Iterator[str]:
+    """Serialise records lazily in the chosen format."""
+    if fmt == "jsonl":
+        for r in records:
+            yield json.dumps(r) + "\n"
+    elif fmt == "json":
+        yield "["
+        for i, r in enumerate(records):
+            yield ("," if i else "") + json.dumps(r)
+        yield "]\n"
+    else:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=FIELDS)
+        writer.writeheader()
+        for r in records:
+            writer.writerow({k: _csv_safe(v) for k, v in r.items()})
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+        yield buf.getvalue()
+
+
+def _csv_safe(value: object) -> object:
+    """Neutralise spreadsheet formulas in user-controlled text (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
