@@ -32,13 +32,14 @@ def service_env(overrides: dict) -> dict[str, str]:
 class Worker:
     """`celery worker` as a child process; its log is kept for assertions and failure messages."""
 
-    def __init__(self, overrides: dict, name: str = "w1", concurrency: int = 1):
+    def __init__(self, overrides: dict, name: str = "w1", concurrency: int = 1, env: dict | None = None):
         self.log: list[str] = []
         self.proc = subprocess.Popen(
             [str(BIN / "celery"), "-A", "worker.celery_app", "worker", "--loglevel=INFO", "--pool=prefork",
              f"--concurrency={concurrency}", f"--hostname={name}-{os.getpid()}@%h", "--without-gossip",
              "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=service_env(overrides), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT, env=service_env(overrides) | (env or {}), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True,
         )
         threading.Thread(target=self._drain, daemon=True).start()
 

@@ -37,8 +37,9 @@ def authenticate():
         g.api_key = key
     elif settings.require_api_key and request.endpoint != "api.openapi":
         return json_error(401, "an API key is required: send 'Authorization: Bearer <api key>'")
-    limit = g.api_key.rate_limit_per_minute if g.api_key else settings.rate_limit_per_minute
-    return _rate_limit(g.api_key.id if g.api_key else f"anon:{request.remote_addr}", limit)
+    if g.api_key is None:  # the local single user (no key) is not limited
+        return None
+    return _rate_limit(g.api_key.key_hash[:24], g.api_key.rate_limit_per_minute)
 
 
 def _rate_limit(who: object, per_minute: int):
