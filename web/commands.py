@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from shared import keys as key_store
@@ -14,7 +15,7 @@ def _session():
 
 
 def init_app(app: Flask) -> None:
-    keys = click.Group("keys", help="Create, list and revoke API keys.")
+    keys = AppGroup("keys", help="Create, list and revoke API keys.")
 
     @keys.command("create")
     @click.argument("name")

@@ -1,0 +1,56 @@
+"""The OpenAPI document is valid and true: real responses validate against it."""
+from __future__ import annotations
+
+import io
+import re
+
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+
+from tests.conftest import make_jpeg
+from web.openapi import SPEC
+
+
+def check(resp, path: str, method: str) -> None:
+    """Validate a response against the documented schema for its path, method and status."""
+    operation = SPEC["paths"][path][method]
+    documented = operation["responses"].get(str(resp.status_code))
+    assert documented, f"{method.upper()} {path} answered {resp.status_code}, which the document does not list"
+    content = documented.get("content", {}).get("application/json")
+    if content:
+        Draft202012Validator({"components": SPEC["components"], **content["schema"]}).validate(resp.get_json())
+
+
+def test_document_is_valid_openapi_and_served(client):
+    served = client.get("/api/v1/openapi.json").get_json()
+    validate(served)
+    assert served == SPEC
+
+
+def test_every_api_route_is_documented(app):
+    routes = {re.sub(r"<(\w+)>", r"{\1}", r.rule) for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1")}
+    assert routes == set(SPEC["paths"])
+
+
+def test_real_responses_match_the_document(client):
+    upload = lambda: client.post("/api/v1/analyses", data={"file": (io.BytesIO(make_jpeg()), "a.jpg")},  # noqa: E731
+                                 content_type="multipart/form-data")
+    created = upload()
+    check(created, "/api/v1/analyses", "post")
+    analysis_id = created.get_json()["id"]
+    check(client.get(f"/api/v1/analyses/{analysis_id}"), "/api/v1/analyses/{analysis_id}", "get")
+    check(client.get("/api/v1/analyses/nope"), "/api/v1/analyses/{analysis_id}", "get")
+    check(client.get("/api/v1/analyses?verdict=fake&sort=-fake_probability"), "/api/v1/analyses", "get")
+    check(client.get("/api/v1/analyses?verdict=bogus"), "/api/v1/analyses", "get")
+    check(client.post("/api/v1/analyses", data={"file": (io.BytesIO(b"text"), "t.jpg")},
+                      content_type="multipart/form-data"), "/api/v1/analyses", "post")
+    batch = client.post("/api/v1/batches", data={"files": [(io.BytesIO(make_jpeg()), "b.jpg"),
+                                                           (io.BytesIO(b"x"), "bad.bin")]},
+                        content_type="multipart/form-data")
+    check(batch, "/api/v1/batches", "post")
+    batch_id = batch.get_json()["id"]
+    check(client.get(f"/api/v1/batches/{batch_id}"), "/api/v1/batches/{batch_id}", "get")
+    check(client.get("/api/v1/batches"), "/api/v1/batches", "get")
+    check(client.get(f"/api/v1/batches/{batch_id}/results?format=xml"), "/api/v1/batches/{batch_id}/results", "get")
+    check(client.delete(f"/api/v1/batches/{batch_id}"), "/api/v1/batches/{batch_id}", "delete")
+    check(client.delete(f"/api/v1/analyses/{analysis_id}"), "/api/v1/analyses/{analysis_id}", "delete")
