@@ -221,7 +221,7 @@ def test_every_done_analysis_has_the_three_maps(results, stack):
     assert any(e["kind"] == "forensic_map" and e["source"] == "attention.png" for e in body["evidence"])
 
 
-def test_result_page_shows_the_generator_item_in_a_real_browser(results, stack):
+def test_result_page_shows_the_generator_item_in_a_real_browser(results, stack, tmp_path):
     if not CHROMIUM.exists():
         pytest.fail("Debian chromium is missing: scripts/setup.sh --test installs it")
     from playwright.sync_api import sync_playwright
@@ -242,6 +242,7 @@ def test_result_page_shows_the_generator_item_in_a_real_browser(results, stack):
             item = group.locator("li.effect-fake", has_text="AUTOMATIC1111 generation parameters in PNG:Parameters")
             assert item.count() == 1 and "PNG:Parameters" in item.locator("code").inner_text()
             assert page.locator("#maps img").count() == 3
+            page.screenshot(path=str(tmp_path / "generator-result.png"), full_page=True)
             browser.close()
     finally:
         web.stop()
