@@ -1,4 +1,5 @@
-"""`deepfake-detect predict [--json] FILE...`: the analysis pipeline in-process, no server needed."""
+"""`deepfake-detect predict [--json] FILE...` runs the analysis pipeline in-process, no server needed;
+`deepfake-detect submit --server URL [--key KEY] FILE|DIR|ZIP...` sends files to a running service as batches."""
 from __future__ import annotations
 
 import argparse
@@ -63,7 +64,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--maps-dir", help="also write thumbnails and forensic maps under this folder")
+    s = sub.add_parser("submit", help="upload files, folders or ZIPs to a server as batches; write the results")
+    s.add_argument("paths", nargs="+", metavar="FILE|DIR|ZIP")
+    s.add_argument("--server", required=True, help="e.g. http://127.0.0.1:8000")
+    s.add_argument("--key", default=os.environ.get("DEEPFAKE_API_KEY"), help="API key (or $DEEPFAKE_API_KEY)")
+    s.add_argument("--out", help="results file: .csv or .jsonl (default: CSV on stdout)")
+    s.add_argument("--name", help="batch name")
+    s.add_argument("--batch-size", type=int, default=100, help="files per batch request (default 100)")
     args = parser.parse_args(argv)
+    if args.command == "submit":
+        from client.submit import submit
+
+        failed = submit(args.paths, args.server, args.key, args.out, args.name, args.batch_size)
+        return 1 if failed else 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return predict(args.files, args.json, args.maps_dir)
 

@@ -1,0 +1,1 @@
+"""A small client of the service's HTTP API (used by `deepfake-detect submit`); no TensorFlow here."""

@@ -1,0 +1,122 @@
+"""Upload files, folders or ZIPs as batches, show progress, and write the results to CSV or JSON Lines.
+
+Each batch carries an Idempotency-Key derived from its files' contents, so running the same command
+again after an interruption resumes the same batches instead of creating new ones.
+"""
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import requests
+
+
+def collect(paths: list[str]) -> list[Path]:
+    """Files named, and every file under folders named (sorted, so the batches are stable)."""
+    found: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise SystemExit(f"deepfake-detect submit: no such file or folder: {name}")
+    return found
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def idempotency_key(files: list[Path], name: str | None) -> str:
+    """Same files (content and name) and batch name → same key."""
+    h = hashlib.sha256((name or "").encode())
+    for f in files:
+        h.update(f.name.encode() + b"\0" + _digest(f).encode())
+    return "submit-" + h.hexdigest()[:40]
+
+
+def _chunks(items: list[Path], size: int) -> Iterator[list[Path]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+class Api:
+    def __init__(self, server: str, key: str | None, timeout: float = 300):
+        self.base = server.rstrip("/")
+        self.session = requests.Session()
+        if key:
+            self.session.headers["Authorization"] = f"Bearer {key}"
+        self.timeout = timeout
+
+    def call(self, method: str, path: str, **kw) -> requests.Response:
+        for attempt in range(5):  # rate limits and brief outages: back off and try again
+            resp = self.session.request(method, self.base + path, timeout=self.timeout, **kw)
+            if resp.status_code not in (429, 502, 503, 504):
+                break
+            time.sleep(float(resp.headers.get("Retry-After", 2 ** attempt)))
+        if resp.status_code >= 400:
+            try:
+                message = resp.json().get("error", resp.text)
+            except ValueError:
+                message = resp.text[:200]
+            raise SystemExit(f"deepfake-detect submit: {method} {path}: {resp.status_code} {message}")
+        return resp
+
+
+def _progress(done: int, total: int, width: int = 30) -> None:
+    filled = int(width * done / total) if total else width
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} finished")
+    sys.stderr.flush()
+
+
+def submit(paths: list[str], server: str, key: str | None, out: str | None, name: str | None,
+           batch_size: int = 100, poll_s: float = 1.0) -> int:
+    """Upload, wait for every batch, write results; returns the number of failed analyses."""
+    api = Api(server, key)
+    files = collect(paths)
+    if not files:
+        raise SystemExit("deepfake-detect submit: nothing to upload")
+    batches = []
+    for part in _chunks(files, batch_size):
+        with ExitStack() as stack:
+            upload = [("files", (p.name, stack.enter_context(open(p, "rb")))) for p in part]
+            data = {"name": name} if name else {}
+            resp = api.call("POST", "/api/v1/batches", files=upload, data=data,
+                            headers={"Idempotency-Key": idempotency_key(part, name)})
+        batches.append(resp.json())
+        word = "resumed" if resp.status_code == 200 else "created"
+        print(f"batch {resp.json()['id']} {word}: {len(part)} files", file=sys.stderr)
+    total = sum(b["total"] for b in batches)
+    while True:
+        states = [api.call("GET", f"/api/v1/batches/{b['id']}", params={"per_page": 1}).json() for b in batches]
+        finished = sum(s["counts"]["done"] + s["counts"]["failed"] for s in states)
+        _progress(finished, total)
+        if all(s["status"] == "done" for s in states):
+            break
+        time.sleep(poll_s)
+    sys.stderr.write("\n")
+    fmt = "jsonl" if out and out.endswith((".jsonl", ".ndjson")) else "csv"
+    target = open(out, "w", newline="") if out else sys.stdout
+    try:
+        for i, b in enumerate(batches):
+            text = api.call("GET", f"/api/v1/batches/{b['id']}/results", params={"format": fmt}).text
+            if fmt == "csv" and i:
+                text = text.split("\n", 1)[1] if "\n" in text else ""  # one header line in all
+            target.write(text)
+    finally:
+        if out:
+            target.close()
+    failed = sum(s["counts"]["failed"] for s in states)
+    print(f"{total} analysed: {total - failed} done, {failed} failed" + (f"; results in {out}" if out else ""),
+          file=sys.stderr)
+    return failed
