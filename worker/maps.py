@@ -2,8 +2,8 @@
 
 The attention map is the detector's Grad-CAM (``worker.detector.attention_map``) drawn as a
 coloured overlay on the image. Grad-CAM's cost is the model's forward and backward pass on
-its crops; decoding-size work is kept off it by box-reducing large images first (a 12 MP
-photo: about 0.9-1.1 s on 2 busy cores before, 0.7-0.85 s after; see docs/evidence.md).
+its crops; the full-size resize is kept off it by box-reducing large images first (a 12 MP
+photo on 2 busy cores: about 0.9-1.1 s without, 0.65-0.85 s with; see docs/evidence.md).
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ LABELS = {
         "crops the detector scored."
     ),
 }
-# Colour ramp for heat 0..1: dark blue, cyan, yellow, red (readable for most colour-vision types).
+# Colour ramp for heat 0..1: dark blue, cyan, yellow, red (brightness rises with heat up to yellow).
 _RAMP = np.array([[20, 30, 140], [0, 190, 220], [250, 220, 30], [220, 20, 20]], dtype=np.float32)
 
 
