@@ -89,6 +89,7 @@ class Analysis(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16), default=Status.QUEUED, index=True)
+    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # NULL: never reached the queue
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
 

@@ -55,6 +55,8 @@ class Settings:
     batch_chunk: int = 8
     webhook_retry_base_s: float = 10.0
     retention_days: int = 0
+    visibility_timeout: int = 0  # 0: task time limit + 120 s
+    sweep_interval_s: float = 30.0
     secret_key: str = ""
 
     @classmethod
@@ -82,6 +84,8 @@ class Settings:
             "batch_chunk": int(env("BATCH_CHUNK", cls.batch_chunk)),
             "webhook_retry_base_s": float(env("WEBHOOK_RETRY_BASE_S", cls.webhook_retry_base_s)),
             "retention_days": int(env("RETENTION_DAYS", cls.retention_days)),
+            "visibility_timeout": int(env("VISIBILITY_TIMEOUT", cls.visibility_timeout)),
+            "sweep_interval_s": float(env("SWEEP_INTERVAL_S", cls.sweep_interval_s)),
         }
         values.update(overrides)
         if not values.get("secret_key"):
@@ -97,6 +101,16 @@ class Settings:
         return self.max_upload_mb * 1024 * 1024
 
     @property
+    def task_time_limit(self) -> int:
+        """The hard limit: the pool process running a task is killed after this long."""
+        return self.task_soft_time_limit + 30
+
+    @property
+    def unacked_timeout(self) -> int:
+        """How long after its worker vanished an unacknowledged job returns to the queue (> the hard limit)."""
+        return max(self.visibility_timeout or self.task_soft_time_limit + 120, self.task_time_limit + 10)
+
+    @property
     def max_batch_bytes(self) -> int:
         return self.max_batch_mb * 1024 * 1024
 
@@ -106,5 +120,5 @@ ENV_VARS = (
     "APP_ENV", "DATA_DIR", "DATABASE_URL", "REDIS_URL", "UPLOAD_DIR", "MODEL_PATH", "CELERY_QUEUE",
     "MAX_UPLOAD_MB", "MAX_IMAGE_PIXELS", "TASK_SOFT_TIME_LIMIT", "EXIFTOOL_TIMEOUT", "PAGE_SIZE", "SECRET_KEY",
     "REQUIRE_API_KEY", "RATE_LIMIT_PER_MINUTE", "MAX_BATCH_FILES", "MAX_BATCH_MB", "BATCH_CHUNK",
-    "WEBHOOK_RETRY_BASE_S", "RETENTION_DAYS",
+    "WEBHOOK_RETRY_BASE_S", "RETENTION_DAYS", "VISIBILITY_TIMEOUT", "SWEEP_INTERVAL_S",
 )

@@ -40,7 +40,13 @@ def test_readme_documents_every_setting():
     assert not missing, f"README configuration table lacks {missing}"
 
 
-def test_health_route_used_by_compose_exists(client):
+def test_health_route_used_by_compose_exists(client, app):
     assert client.get("/healthz").get_json() == {"status": "ok"}
+    not_ready = client.get("/readyz")  # no worker has beaten for this test's queue
+    assert not_ready.status_code == 503
+    assert not_ready.get_json()["checks"] == {"database": "ok", "redis": "ok", "workers": "no worker heartbeat"}
+    from shared import heartbeat
+
+    heartbeat.beat(app.extensions["redis"], app.config["SETTINGS"].queue, "test-host", 1, ttl_s=5)
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.get_json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert ready.status_code == 200 and set(ready.get_json()["checks"].values()) == {"ok"}

@@ -15,6 +15,7 @@ from shared import archive, cleanup
 from shared.models import Analysis, ApiKey, Batch, Status, WebhookDelivery
 from shared.settings import Settings
 from web import queue
+from web.services import enqueue
 from web.uploads import UploadError, refused, store
 
 
@@ -94,7 +95,7 @@ def create(session: Session, files: list[FileStorage], settings: Settings, owner
     queued = [a.id for a in analyses if a.status == Status.QUEUED]
     try:
         if queued:
-            queue.enqueue_analyses(queued)
+            enqueue(session, queued)
         elif batch.callback_url:
             queue.enqueue_webhook("batch", batch.id)
     except queue.QueueUnavailable as exc:

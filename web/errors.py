@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 
@@ -39,6 +40,19 @@ def init_app(app: Flask) -> None:
             return json_error(status, message)
         return render_template("error.html", status=status, message=message), status
 
+    @app.errorhandler(DBAPIError)
+    def database_down(exc: DBAPIError):
+        if not exc.connection_invalidated and "connect" not in str(exc.orig).lower() and not _is_lock(exc):
+            return unexpected(exc)
+        app.logger.warning("database unavailable: %s", exc.orig)
+        message = "the database is unavailable; try again shortly"
+        if _wants_json():
+            response = json_error(503, message)
+        else:
+            response = app.make_response((render_template("error.html", status=503, message=message), 503))
+        response.headers["Retry-After"] = "5"
+        return response
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         app.logger.exception("unhandled error")
@@ -46,3 +60,7 @@ def init_app(app: Flask) -> None:
         if _wants_json():
             return json_error(500, message)
         return render_template("error.html", status=500, message=message), 500
+
+
+def _is_lock(exc: DBAPIError) -> bool:
+    return "database is locked" in str(exc.orig)

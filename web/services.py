@@ -4,12 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, undefer
 from werkzeug.datastructures import FileStorage
 
 from shared import cleanup
-from shared.models import Analysis, ApiKey
+from shared.models import Analysis, ApiKey, utcnow
 from shared.settings import Settings
 from web import queue
 from web.uploads import UploadError, store
@@ -34,11 +34,20 @@ def submit(session: Session, file: FileStorage | None, settings: Settings, owner
     session.add(analysis)
     session.commit()
     try:
-        queue.enqueue_analyses([analysis.id])
+        enqueue(session, [analysis.id])
     except queue.QueueUnavailable as exc:
-        # saved as queued; the worker's requeue sweep picks it up once the queue is back
         raise UploadError(503, f"{exc}; the upload is saved as analysis {analysis.id} and will run later") from None
     return analysis
+
+
+def enqueue(session: Session, ids: list[str]) -> None:
+    """Publish the jobs, then record that they reached the queue.
+
+    Analyses left with enqueued_at NULL (the broker was down) are enqueued by the workers' sweep later.
+    """
+    queue.enqueue_analyses(ids)
+    session.execute(update(Analysis).where(Analysis.id.in_(ids)).values(enqueued_at=utcnow()))
+    session.commit()
 
 
 def get_analysis(session: Session, analysis_id: str, owner: ApiKey | None = None, *, with_result: bool = False,

@@ -20,9 +20,12 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,  # long tasks: take one at a time
     task_soft_time_limit=settings.task_soft_time_limit,
-    task_time_limit=settings.task_soft_time_limit + 30,
-    # an unacknowledged job returns to the queue this long after its worker vanished
-    broker_transport_options={"visibility_timeout": settings.task_soft_time_limit + 120},
+    task_time_limit=settings.task_time_limit,
+    # an unacknowledged job returns to the queue this long after its worker vanished (killed, host lost);
+    # longer than the hard time limit, so a running job is never handed out twice
+    broker_transport_options={"visibility_timeout": settings.unacked_timeout,
+                              "unacked_restore_interval": max(1, min(10, settings.unacked_timeout // 6)),
+                              "unacked_restore_throttle": 1},
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
 )
@@ -47,10 +50,8 @@ def _close_resources(**_kwargs) -> None:
 
 
 @worker_ready.connect
-def _requeue_on_start(**_kwargs) -> None:
-    """Re-enqueue analyses left queued while the broker was down or stuck in a dead worker."""
-    from worker.sweep import requeue_stale
+def _start_sweeper(sender=None, **_kwargs) -> None:  # noqa: ANN001
+    """In the worker's main process: re-enqueue lost work and keep a heartbeat for /readyz."""
+    from worker.sweep import Sweeper
 
-    n = requeue_stale(settings, app)
-    if n:
-        log.info("re-enqueued %d stale analyses", n)
+    Sweeper(settings, app, hostname=getattr(sender, "hostname", None) or "worker").start()
