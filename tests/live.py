@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -39,7 +40,7 @@ class Worker:
              f"--concurrency={concurrency}", f"--hostname={name}-{os.getpid()}@%h", "--without-gossip",
              "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=service_env(overrides) | (env or {}), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True,
+            text=True, start_new_session=True,  # its own process group, so kill9() takes the pool with it
         )
         threading.Thread(target=self._drain, daemon=True).start()
 
@@ -57,6 +58,11 @@ class Worker:
                 raise RuntimeError("worker exited:\n" + text[-4000:])
             time.sleep(0.2)
         raise TimeoutError("worker not ready:\n" + "".join(self.log)[-4000:])
+
+    def kill9(self) -> None:
+        """SIGKILL the worker and its pool processes at once, as a crashed host or OOM killer would."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
