@@ -43,9 +43,19 @@ def get_analysis(analysis_id: str):
     analysis = services.get_analysis(session, analysis_id, auth.current_key(), with_result=True)
     if analysis is None:
         return json_error(404, f"no analysis with id {analysis_id!r}")
-    body = serialize.detail(analysis)
+    body = serialize.detail(analysis, private=request.args.get("private") == "true")
     body["similar"] = [serialize.similar(a, d) for a, d in services.similar(session, analysis, auth.current_key())]
     return jsonify(body)
+
+
+@bp.get("/analyses/<analysis_id>/files/<name>")
+def derived_file(analysis_id: str, name: str):
+    """A thumbnail or forensic map of one of the caller's analyses."""
+    analysis = services.get_analysis(get_session(), analysis_id, auth.current_key())
+    path = services.derived_path(analysis, name, current_app.config["SETTINGS"]) if analysis else None
+    if path is None:
+        return json_error(404, f"no file {name!r} for analysis {analysis_id!r}")
+    return services.send_derived(path)
 
 
 @bp.delete("/analyses/<analysis_id>")

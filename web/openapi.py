@@ -97,10 +97,17 @@ SPEC: dict[str, Any] = {
                     "responses": {"200": _json(_ref("AnalysisList"), "a page of analyses"), **ERRORS}}},
         "/api/v1/analyses/{analysis_id}": {
             "parameters": [ID_PARAM("analysis_id")],
-            "get": {"summary": "Status and result of an analysis",
+            "get": {"summary": "Status and result of an analysis (?private=true includes GPS and serial numbers)",
+                    "parameters": [{"name": "private", "in": "query", "schema": {"enum": ["true", "false"]}}],
                     "responses": {"200": _json(_ref("Analysis"), "the analysis"), **ERRORS}},
             "delete": {"summary": "Delete an analysis and its files",
                        "responses": {"204": {"description": "deleted"}, **ERRORS}}},
+        "/api/v1/analyses/{analysis_id}/files/{name}": {
+            "parameters": [ID_PARAM("analysis_id"), ID_PARAM("name")],
+            "get": {"summary": "A thumbnail (thumbnail.jpg) or forensic map (ela.png, noise.png, attention.png)",
+                    "responses": {"200": {"description": "the image", "content": {
+                        "image/png": {"schema": {"type": "string", "format": "binary"}},
+                        "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}, **ERRORS}}},
         "/api/v1/batches": {
             "post": {"summary": "Submit many images or one ZIP", "parameters": [
                 {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 200}}],

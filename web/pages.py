@@ -1,18 +1,15 @@
 """HTML pages for the local user: upload, result (polls the API), metadata, history, batches, derived images."""
 from __future__ import annotations
 
-import re
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
-
-from shared import storage
+from shared import privacy
 from shared.images import ACCEPTED
 from web import batches, params, services
 from web.db import get_session
 from web.uploads import UploadError
 
 bp = Blueprint("pages", __name__)
-_DERIVED_NAME = re.compile(r"^[a-z0-9_]{1,40}\.(png|jpg)$")
 OWNER = None  # pages serve the local anonymous user; API keys see their own work through the API
 
 
@@ -68,8 +65,12 @@ def metadata(analysis_id: str):
     analysis = _analysis_or_404(analysis_id, with_metadata=True, with_result=True)
     highlighted = {e.get("source") for e in (analysis.result or {}).get("evidence", [])
                    if e.get("kind") == "metadata_score"}
-    return render_template("metadata.html", analysis=analysis, groups=analysis.file_metadata or {},
-                           highlighted=highlighted)
+    show_private = request.args.get("private") == "true"
+    groups, hidden = analysis.file_metadata or {}, 0
+    if not show_private:
+        groups, hidden = privacy.redact_groups(groups)
+    return render_template("metadata.html", analysis=analysis, groups=groups, highlighted=highlighted,
+                           hidden=hidden, show_private=show_private)
 
 
 @bp.get("/history")
@@ -98,15 +99,7 @@ def batch(batch_id: str):
 @bp.get("/analyses/<analysis_id>/files/<name>")
 def derived_file(analysis_id: str, name: str):
     """A thumbnail or forensic map the worker made for this analysis."""
-    if not _DERIVED_NAME.match(name):
+    path = services.derived_path(_analysis_or_404(analysis_id), name, _settings())
+    if path is None:
         abort(404)
-    analysis = _analysis_or_404(analysis_id)
-    if not analysis.sha256:
-        abort(404)
-    path = storage.derived_dir(_settings().upload_dir, analysis.sha256) / name
-    if not path.is_file():
-        abort(404)
-    mimetype = "image/png" if name.endswith(".png") else "image/jpeg"
-    response = send_file(path, mimetype=mimetype, max_age=3600)
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
+    return services.send_derived(path)

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import url_for
 
+from shared import privacy
 from shared.models import Analysis, Batch, Status, WebhookDelivery
 
 
@@ -36,8 +37,15 @@ def summary(a: Analysis) -> dict[str, Any]:
     }
 
 
-def detail(a: Analysis) -> dict[str, Any]:
-    """Status and, when done, the full result; when failed, the reason."""
+def file_url(a: Analysis, name: str) -> str:
+    """Derived files of API-key analyses are served by the API (key required); the local user's by the pages."""
+    if a.api_key_id is not None:
+        return url_for("api.derived_file", analysis_id=a.id, name=name)
+    return url_for("pages.derived_file", analysis_id=a.id, name=name)
+
+
+def detail(a: Analysis, private: bool = False) -> dict[str, Any]:
+    """Status and, when done, the full result (private metadata hidden unless asked); when failed, the reason."""
     body = summary(a) | {
         "media_type": a.media_type,
         "size_bytes": a.size_bytes,
@@ -54,10 +62,10 @@ def detail(a: Analysis) -> dict[str, Any]:
         body["error"] = a.error
     if a.status == Status.DONE and a.result:
         result = dict(a.result)
-        result["maps"] = [
-            m | {"url": url_for("pages.derived_file", analysis_id=a.id, name=m["name"])}
-            for m in result.get("maps", [])
-        ]
+        result["maps"] = [m | {"url": file_url(a, m["name"])} for m in result.get("maps", [])]
+        result["thumbnail_url"] = file_url(a, "thumbnail.jpg")
+        if not private:
+            result["evidence"] = privacy.redact_evidence(result.get("evidence", []))
         body["result"] = result
         body["reasons"] = result.get("reasons", [])
         body["evidence"] = result.get("evidence", [])

@@ -1,14 +1,18 @@
 """What the views ask for about analyses: submit one, read, list with filters, delete, find near-duplicates."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, undefer
 from werkzeug.datastructures import FileStorage
 
-from shared import cleanup
+from flask import Response, send_file
+
+from shared import cleanup, storage
 from shared.models import Analysis, ApiKey, utcnow
 from shared.settings import Settings
 from web import queue
@@ -139,3 +143,21 @@ def similar(session: Session, analysis: Analysis, owner: ApiKey | None, max_dist
         if distance <= max_distance:
             found.append((other, distance))
     return sorted(found, key=lambda pair: (pair[1], -pair[0].created_at.timestamp()))[:20]
+
+
+_DERIVED_NAME = re.compile(r"^[a-z0-9_]{1,40}\.(png|jpg)$")
+
+
+def derived_path(analysis: Analysis, name: str, settings: Settings) -> Path | None:
+    """The thumbnail or map `name` of an analysis, if it exists (names are checked, never trusted as paths)."""
+    if not _DERIVED_NAME.match(name) or not analysis.sha256:
+        return None
+    path = storage.derived_dir(settings.upload_dir, analysis.sha256) / name
+    return path if path.is_file() else None
+
+
+def send_derived(path: Path) -> Response:
+    """Serve a derived image with its real type, privately cached."""
+    response = send_file(path, mimetype="image/png" if path.suffix == ".png" else "image/jpeg", max_age=3600)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -1,0 +1,99 @@
+"""Authorisation of files and maps, private metadata, CSRF, headers, secrets."""
+from __future__ import annotations
+
+import io
+import re
+import uuid
+
+import pytest
+
+from shared import keys, storage
+from shared.models import Analysis
+from shared.settings import Settings
+from tests.conftest import make_jpeg
+
+
+def _key(app, name):
+    with app.extensions["db_sessionmaker"]() as s:
+        _, token = keys.create(s, name)
+        s.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _with_map(app, client, headers) -> dict:
+    """An analysis of `headers`' key with a forensic map on disk (as the worker would write it)."""
+    body = client.post("/api/v1/analyses", data={"file": (io.BytesIO(make_jpeg()), "a.jpg")}, headers=headers,
+                       content_type="multipart/form-data").get_json()
+    folder = storage.derived_dir(app.config["SETTINGS"].upload_dir, body["sha256"])
+    folder.mkdir(parents=True)
+    (folder / "ela.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 32)
+    return body
+
+
+def test_maps_are_served_only_to_their_owner(app, client):
+    alice, bob = _key(app, "alice"), _key(app, "bob")
+    a = _with_map(app, client, alice)
+    url = f"/api/v1/analyses/{a['id']}/files/ela.png"
+    ok = client.get(url, headers=alice)
+    assert ok.status_code == 200 and ok.headers["Content-Type"] == "image/png"
+    assert ok.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get(url, headers=bob).status_code == 404
+    assert client.get(url).status_code == 404
+    assert client.get(f"/analyses/{a['id']}/files/ela.png").status_code == 404  # the pages serve the local user only
+    assert client.get(f"/analyses/{a['id']}").status_code == 404
+    for name in ("../secret_key", "ela.PNG", "x" * 60 + ".png", "ela.png.html"):
+        assert client.get(f"/api/v1/analyses/{a['id']}/files/{name}", headers=alice).status_code == 404
+
+
+def test_private_metadata_is_hidden_unless_asked(app, client):
+    evidence = [{"kind": "metadata_score", "source": "EXIF:GPSLatitude", "value": "48 deg 51' 29.88\" N",
+                 "effect": "real", "reason": "GPS position recorded", "weight": 0.05},
+                {"kind": "metadata_score", "source": "EXIF:Make/Model", "value": "Canon EOS", "effect": "real",
+                 "reason": "camera recorded", "weight": 0.15}]
+    a = Analysis(filename="p.jpg", sha256="cd" * 32, media_type="image/jpeg", size_bytes=1, status="done",
+                 verdict="real", fake_probability=0.1, metadata_score=0.9, model_version="m",
+                 result={"reasons": ["r"], "evidence": evidence, "maps": []},
+                 file_metadata={"EXIF": {"GPSLatitude": "48 deg 51' 29.88\" N", "Make": "Canon"},
+                                "MakerNotes": {"SerialNumber": "0123456789", "InternalSerialNumber": "XYZ"}})
+    with app.extensions["db_sessionmaker"]() as s:
+        s.add(a)
+        s.commit()
+    page = client.get(f"/analyses/{a.id}/metadata").get_data(as_text=True)
+    assert "0123456789" not in page and "29.88" not in page and "Canon" in page
+    assert "3 values that can identify" in page
+    shown = client.get(f"/analyses/{a.id}/metadata?private=true").get_data(as_text=True)
+    assert "0123456789" in shown and "29.88" in shown
+    api = client.get(f"/api/v1/analyses/{a.id}").get_json()
+    values = {e["source"]: e["value"] for e in api["evidence"]}
+    assert "29.88" not in str(values["EXIF:GPSLatitude"]) and values["EXIF:Make/Model"] == "Canon EOS"
+    asked = client.get(f"/api/v1/analyses/{a.id}?private=true").get_json()
+    assert "29.88" in {e["source"]: e["value"] for e in asked["evidence"]}["EXIF:GPSLatitude"]
+
+
+def test_delete_form_needs_csrf_and_ids_are_uuids(client):
+    body = client.post("/api/v1/analyses", data={"file": (io.BytesIO(make_jpeg()), "a.jpg")},
+                       content_type="multipart/form-data").get_json()
+    assert uuid.UUID(body["id"]).version == 4
+    assert client.post(f"/analyses/{body['id']}/delete").status_code == 400
+    html = client.get(f"/analyses/{body['id']}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    resp = client.post(f"/analyses/{body['id']}/delete", data={"csrf_token": token})
+    assert resp.status_code == 303 and client.get(body["status_url"]).status_code == 404
+
+
+def test_security_headers_on_pages(client):
+    resp = client.get("/")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp and "frame-ancestors 'none'" in csp
+    assert resp.headers["X-Frame-Options"] == "DENY" and resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_secret_key_is_required_in_production(monkeypatch, tmp_path):
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        Settings.from_env(data_dir=tmp_path)
+    monkeypatch.setenv("APP_ENV", "development")
+    generated = Settings.from_env(data_dir=tmp_path).secret_key
+    assert len(generated) == 64 and Settings.from_env(data_dir=tmp_path).secret_key == generated
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
