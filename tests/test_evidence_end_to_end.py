@@ -203,10 +203,11 @@ def test_one_pixel_images_are_analysed_without_provenance(results, name):
     assert next(e for e in body["evidence"] if e["kind"] == "watermark")["effect"] == "neutral"
 
 
-@pytest.mark.xfail(strict=True, reason="known: the detector scores a 1x1 image upscaled to 224 px (p~0.8) and "
-                   "the pipeline has no minimum size, so a single flat pixel is called fake")
 def test_one_pixel_image_is_not_called_fake_by_the_model(results):
-    assert done(results, "bad:empty_image.png")["verdict"] != "fake"
+    body = done(results, "bad:empty_image.png")
+    assert body["verdict"] == "uncertain"
+    model = [e for e in body["evidence"] if e["kind"] == "model"]
+    assert model[0]["effect"] == "neutral" and "too small for the detector" in model[0]["reason"]
 
 
 def test_every_done_analysis_has_the_three_maps(results, stack):

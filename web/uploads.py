@@ -45,6 +45,10 @@ def _check_header(path: Path, settings: Settings) -> tuple[int, int]:
                 width, height = img.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UploadError(413, f"image has too many pixels (limit {settings.max_image_pixels:,})") from None
+    except ValueError as exc:
+        if "decompressed data too large" in str(exc).lower():
+            raise UploadError(413, "a metadata chunk decompresses to more than the limit (decompression bomb)") from None
+        raise UploadError(415, f"the file is not a readable image ({exc})"[:300]) from None
     except Exception as exc:
         raise UploadError(415, f"the file is not a readable image ({exc.__class__.__name__})") from None
     if width * height > settings.max_image_pixels:

@@ -155,7 +155,16 @@ def test_camera_source_type_is_real_but_not_strong(tagged, exiftool):
 def test_generator_name_markers(tagged, exiftool):
     path = tagged("-IPTC:Credit=Made with Google AI", "-EXIF:Software=Adobe Photoshop 25.0")
     items = source_type_evidence(exiftool(path))
-    assert [e["source"] for e in items] == ["IPTC:Credit"] and items[0]["strong"]
+    # a free-text field: points to AI, does not decide
+    assert [e["source"] for e in items] == ["IPTC:Credit"] and items[0]["effect"] == "fake"
+    assert not items[0].get("strong")
+    software = source_type_evidence(exiftool(tagged("-EXIF:Software=Midjourney v6")))
+    assert [e["source"] for e in software] == ["EXIF:Software"] and software[0]["strong"]
+
+
+def test_ordinary_words_in_titles_do_not_decide(tagged, exiftool):
+    items = source_type_evidence(exiftool(tagged("-XMP:Title=Runway at Heathrow", "-XMP:Description=dusk")))
+    assert all(not e.get("strong") for e in items)
 
 
 def test_source_type_codes():

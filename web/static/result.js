@@ -38,6 +38,11 @@
       const ul = el("ul");
       for (const it of list) {
         const li = el("li", null, "effect-" + it.effect);
+        if (it.kind === "forensic_map") {  // the map and its full caption are shown below
+          li.append(el("span", it.effect, "badge " + it.effect), " ", el("strong", String(it.value)), " (see the maps below)");
+          ul.append(li);
+          continue;
+        }
         li.append(el("span", it.effect, "badge " + it.effect), " ", el("strong", it.reason), " ");
         li.append(el("code", it.source));
         if (it.value !== null && it.value !== undefined && typeof it.value !== "object") {

@@ -2,8 +2,9 @@
 
 The IPTC NewsCodes ``digitalsourcetype`` vocabulary is shared with C2PA's actions
 ``digitalSourceType``; ``SOURCE_TYPES`` maps each code to its effect and whether it is
-decisive. Generator names (``GENERATORS``) written into Software, CreatorTool, Credit,
-Make, Artist... are decisive too: no camera or editor writes "Midjourney" there.
+decisive. Generator names (``GENERATORS``) written into Software, CreatorTool, Make, Model...
+are decisive too: no camera or editor writes "Midjourney" there; in free-text fields (Title, Credit,
+Artist...) they count against authenticity without deciding the verdict.
 """
 from __future__ import annotations
 
@@ -44,8 +45,12 @@ GENERATORS = re.compile(
     r"ai[\s\-]generated|meta\s?ai|qwen[\s\-]?image|grok|aurora\s?ai|dreamina|kling|hailuo)\b",
     re.I,
 )
-MARKER_TAGS = ("Software", "CreatorTool", "Credit", "Make", "Model", "Artist", "Creator", "Author",
-               "Source", "HistorySoftwareAgent", "ProcessingSoftware", "ClaimGenerator", "Title", "Producer")
+# Fields that name the software or device that made the file: a generator's name there is decisive.
+MARKER_TAGS = ("Software", "CreatorTool", "Make", "Model", "HistorySoftwareAgent", "ProcessingSoftware",
+               "ClaimGenerator", "Producer")
+# Free-text fields: "Runway at Heathrow" or "A firefly at dusk" in a Title is no proof, so a generator
+# name there points to AI without deciding the verdict.
+TEXT_TAGS = ("Credit", "Artist", "Creator", "Author", "Source", "Title")
 
 
 def source_type_code(value) -> str | None:
@@ -71,10 +76,14 @@ def source_type_evidence(meta: dict) -> list[Evidence]:
         values = value if isinstance(value, list) else [value]
         if tag.lower() == "digitalsourcetype":
             out += [source_type_item(key, v) for v in values if v]
-        elif tag in MARKER_TAGS:
+        elif tag in MARKER_TAGS or tag in TEXT_TAGS:
+            decisive = tag in MARKER_TAGS
             for v in values:
                 match = GENERATORS.search(str(v))
                 if match:
-                    out.append(item("generator_metadata", key, v, "fake",
-                                    f"{key} names an AI generator ({match.group(0)})", strong=True))
+                    reason = f"{key} names an AI generator ({match.group(0)})"
+                    if not decisive:
+                        reason += "; a free-text field, so this points to AI without deciding it"
+                    out.append(item("generator_metadata", key, v, "fake", reason,
+                                    **({"strong": True} if decisive else {})))
     return out
