@@ -14,6 +14,8 @@ from pathlib import Path
 
 import requests
 
+from shared.storage import sha256_file
+
 
 def collect(paths: list[str]) -> list[Path]:
     """Files named, and every file under folders named (sorted, so the batches are stable)."""
@@ -29,19 +31,11 @@ def collect(paths: list[str]) -> list[Path]:
     return found
 
 
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def idempotency_key(files: list[Path], name: str | None) -> str:
     """Same files (content and name) and batch name → same key."""
     h = hashlib.sha256((name or "").encode())
     for f in files:
-        h.update(f.name.encode() + b"\0" + _digest(f).encode())
+        h.update(f.name.encode() + b"\0" + sha256_file(f).encode())
     return "submit-" + h.hexdigest()[:40]
 
 

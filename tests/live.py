@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,3 +115,43 @@ def wait_final(client_get, status_url: str, timeout: float = 120) -> dict:
             return body
         time.sleep(0.3)
     raise TimeoutError(f"analysis still {body['status']} after {timeout} s")
+
+
+def isolated(tmp: Path, name: str, database_url: str | None = None, **extra) -> dict:
+    """Overrides for a stack of its own: a migrated database (a new SQLite file unless given), uploads, a queue."""
+    from shared.migrate import upgrade
+    from tests.conftest import REDIS_URL
+
+    url = database_url or f"sqlite:///{tmp / (name + '.db')}"
+    if url.startswith("sqlite"):
+        upgrade(url)
+    return {"data_dir": tmp, "database_url": url, "upload_dir": tmp / "uploads", "redis_url": REDIS_URL,
+            "queue": f"{name}-{uuid.uuid4().hex[:8]}", "secret_key": name} | extra
+
+
+def emptied(url: str) -> str:
+    """The database at url with every table emptied (a shared PostgreSQL test database)."""
+    from shared.db import make_engine
+    from shared.models import Base
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    engine.dispose()
+    return url
+
+
+@contextmanager
+def app_for(overrides: dict):
+    """The web app on those overrides; afterwards its connections are closed and its queue removed."""
+    import redis
+
+    from web import create_app
+
+    app = create_app(overrides)
+    try:
+        yield app
+    finally:
+        app.extensions["db_engine"].dispose()
+        redis.Redis.from_url(overrides["redis_url"]).delete(overrides["queue"])

@@ -6,7 +6,6 @@ import io
 import json
 import zipfile
 
-import pytest
 import redis
 
 from shared import keys

@@ -8,18 +8,13 @@ import io
 import json
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import redis
 
 from shared import keys
-from shared.db import make_engine
-from shared.migrate import upgrade
-from shared.models import Base
-from tests.conftest import REDIS_URL, SHARED, camera_like_jpeg, make_jpeg
-from tests.live import Worker
+from tests.conftest import SHARED, camera_like_jpeg, make_jpeg
+from tests.live import Worker, app_for, emptied, isolated
 
 pytestmark = pytest.mark.slow
 
@@ -54,27 +49,12 @@ class Receiver:
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def stack(request, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("batch")
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp / 'b.db'}"
-        upgrade(url)
-    else:
-        url = request.getfixturevalue("postgres_url")
-        engine = make_engine(url)
-        with engine.begin() as conn:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
-        engine.dispose()
-    overrides = {"data_dir": tmp, "database_url": url, "upload_dir": tmp / "uploads", "redis_url": REDIS_URL,
-                 "queue": f"batch-{uuid.uuid4().hex[:8]}", "secret_key": "batch"}
-    from web import create_app
-
-    app = create_app(overrides)
-    worker = Worker(overrides, env={"WEBHOOK_RETRY_BASE_S": "0.5", "WORKER_PRELOAD": "1"}).wait_ready()
-    yield app, worker
-    worker.stop()
-    app.extensions["db_engine"].dispose()
-    redis.Redis.from_url(REDIS_URL).delete(overrides["queue"])
+    url = emptied(request.getfixturevalue("postgres_url")) if request.param == "postgres" else None
+    overrides = isolated(tmp_path_factory.mktemp("batch"), "batch", url)
+    with app_for(overrides) as app:
+        worker = Worker(overrides, env={"WEBHOOK_RETRY_BASE_S": "0.5"}).wait_ready()
+        yield app, worker
+        worker.stop()
 
 
 def real_images(tmp_path, n: int) -> list[tuple[bytes, str]]:

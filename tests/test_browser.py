@@ -1,16 +1,12 @@
 """A real headless Chromium (Debian's, driven by Playwright) uploads an image and sees the verdict appear."""
 from __future__ import annotations
 
-import shutil
-import uuid
 from pathlib import Path
 
 import pytest
-import redis
 
-from shared.migrate import upgrade
-from tests.conftest import REDIS_URL, camera_like_jpeg, write_tags
-from tests.live import WebServer, Worker
+from tests.conftest import camera_like_jpeg, write_tags
+from tests.live import WebServer, Worker, app_for, isolated
 
 pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
@@ -22,17 +18,13 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 def live(tmp_path_factory):
     if not CHROMIUM.exists():
         pytest.fail("Debian chromium is missing: scripts/setup.sh --test installs it")
-    tmp = tmp_path_factory.mktemp("browser")
-    url = f"sqlite:///{tmp / 'b.db'}"
-    upgrade(url)
-    overrides = {"data_dir": tmp, "database_url": url, "upload_dir": tmp / "uploads", "redis_url": REDIS_URL,
-                 "queue": f"browser-{uuid.uuid4().hex[:8]}", "secret_key": "browser"}
-    worker = Worker(overrides).wait_ready()
-    web = WebServer(overrides)
-    yield web
-    web.stop()
-    worker.stop()
-    redis.Redis.from_url(REDIS_URL).delete(overrides["queue"])
+    overrides = isolated(tmp_path_factory.mktemp("browser"), "browser")
+    with app_for(overrides):
+        worker = Worker(overrides).wait_ready()
+        web = WebServer(overrides)
+        yield web
+        web.stop()
+        worker.stop()
 
 
 @pytest.fixture(scope="module")

@@ -5,17 +5,11 @@ import hashlib
 import io
 import json
 import subprocess
-import uuid
 
 import pytest
-import redis
-from sqlalchemy import text
 
-from shared.db import make_engine
-from shared.migrate import upgrade
-from shared.models import Base
-from tests.conftest import REDIS_URL, camera_like_jpeg, make_jpeg
-from tests.live import BIN, ROOT, Worker, wait_final
+from tests.conftest import camera_like_jpeg, make_jpeg
+from tests.live import BIN, ROOT, Worker, app_for, emptied, isolated, wait_final
 
 pytestmark = pytest.mark.slow
 
@@ -23,27 +17,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def stack(request, tmp_path_factory):
     """A worker process and an app sharing one database, upload folder and queue."""
-    tmp = tmp_path_factory.mktemp("e2e")
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp / 'e2e.db'}"
-        upgrade(url)
-    else:
-        url = request.getfixturevalue("postgres_url")
-        engine = make_engine(url)
-        with engine.begin() as conn:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
-        engine.dispose()
-    overrides = {"data_dir": tmp, "database_url": url, "upload_dir": tmp / "uploads", "redis_url": REDIS_URL,
-                 "queue": f"e2e-{uuid.uuid4().hex[:8]}", "secret_key": "e2e"}
-    from web import create_app
-
-    app = create_app(overrides)
-    worker = Worker(overrides).wait_ready()
-    yield app, worker, overrides
-    worker.stop()
-    app.extensions["db_engine"].dispose()
-    redis.Redis.from_url(REDIS_URL).delete(overrides["queue"])
+    url = emptied(request.getfixturevalue("postgres_url")) if request.param == "postgres" else None
+    overrides = isolated(tmp_path_factory.mktemp("e2e"), "e2e", url)
+    with app_for(overrides) as app:
+        worker = Worker(overrides).wait_ready()
+        yield app, worker, overrides
+        worker.stop()
 
 
 def upload(client, data: bytes, name: str) -> dict:

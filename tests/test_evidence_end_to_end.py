@@ -10,15 +10,12 @@ from __future__ import annotations
 import io
 import shutil
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-import redis
 
-from shared.migrate import upgrade
-from tests.conftest import REDIS_URL, shared_path, write_tags
-from tests.live import WebServer, Worker
+from tests.conftest import shared_path, write_tags
+from tests.live import WebServer, Worker, app_for, isolated
 from tests.signals.test_provenance import AI_TYPE, GENERATOR_FILES, _sign
 
 pytestmark = pytest.mark.slow
@@ -60,18 +57,11 @@ def stack(tmp_path_factory):
     """One worker process and an app sharing a SQLite database, upload folder and queue."""
     tmp = tmp_path_factory.mktemp("evidence")
     files = _files(tmp)  # skips before starting anything when ../shared is absent
-    url = f"sqlite:///{tmp / 'e.db'}"
-    upgrade(url)
-    overrides = {"data_dir": tmp, "database_url": url, "upload_dir": tmp / "uploads", "redis_url": REDIS_URL,
-                 "queue": f"evidence-{uuid.uuid4().hex[:8]}", "secret_key": "evidence"}
-    from web import create_app
-
-    app = create_app(overrides)
-    worker = Worker(overrides)
-    yield app, worker, overrides, files
-    worker.stop()
-    app.extensions["db_engine"].dispose()
-    redis.Redis.from_url(REDIS_URL).delete(overrides["queue"])
+    overrides = isolated(tmp, "evidence")
+    with app_for(overrides) as app:
+        worker = Worker(overrides)
+        yield app, worker, overrides, files
+        worker.stop()
 
 
 @pytest.fixture(scope="module")

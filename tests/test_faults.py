@@ -14,18 +14,14 @@ from sqlalchemy import text
 from shared.db import make_engine
 from shared.migrate import upgrade
 from tests.conftest import POSTGRES_URL, REDIS_URL, make_jpeg
-from tests.live import Worker, free_port
+from tests.live import Worker, free_port, isolated
 
 pytestmark = pytest.mark.slow
 FAST = {"TASK_SOFT_TIME_LIMIT": "8", "VISIBILITY_TIMEOUT": "40", "SWEEP_INTERVAL_S": "1"}
 
 
 def make_overrides(tmp, redis_url=REDIS_URL, url=None):
-    url = url or f"sqlite:///{tmp / 'f.db'}"
-    if url.startswith("sqlite"):
-        upgrade(url)
-    return {"data_dir": tmp, "database_url": url, "upload_dir": tmp / "uploads", "redis_url": redis_url,
-            "queue": f"faults-{uuid.uuid4().hex[:8]}", "secret_key": "faults", "batch_chunk": 3}
+    return isolated(tmp, "faults", url, redis_url=redis_url, batch_chunk=3)
 
 
 def submit_batch(client, n: int, seed: int = 0) -> dict:

@@ -1,31 +1,18 @@
 """Schemathesis fuzzes every API operation from the OpenAPI document: no 5xx, responses match the document."""
 from __future__ import annotations
 
-import uuid
-
 import pytest
-import redis
 import schemathesis
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from shared.migrate import upgrade
-from tests.conftest import REDIS_URL
+from tests.live import app_for, isolated
 
 
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fuzz")
-    url = f"sqlite:///{tmp / 'fuzz.db'}"
-    upgrade(url)
-    from web import create_app
-
-    queue = f"fuzz-{uuid.uuid4().hex[:8]}"
-    app = create_app({"data_dir": tmp, "database_url": url, "upload_dir": tmp / "uploads", "redis_url": REDIS_URL,
-                      "queue": queue, "secret_key": "fuzz"})
-    yield app
-    app.extensions["db_engine"].dispose()
-    redis.Redis.from_url(REDIS_URL).delete(queue)
+    with app_for(isolated(tmp_path_factory.mktemp("fuzz"), "fuzz")) as app:
+        yield app
 
 
 def test_every_api_operation_survives_fuzzing(fuzz_app):

@@ -5,39 +5,29 @@ import csv
 import io
 import json
 import subprocess
-import uuid
 import zipfile
 
 import pytest
-import redis
 
 from shared import keys
-from shared.db import make_engine, make_sessionmaker
-from shared.migrate import upgrade
-from tests.conftest import REDIS_URL, camera_like_jpeg, make_jpeg
-from tests.live import BIN, ROOT, WebServer, Worker
+from tests.conftest import camera_like_jpeg, make_jpeg
+from tests.live import BIN, ROOT, WebServer, Worker, app_for, isolated
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("submit")
-    url = f"sqlite:///{tmp / 's.db'}"
-    upgrade(url)
-    overrides = {"data_dir": tmp, "database_url": url, "upload_dir": tmp / "uploads", "redis_url": REDIS_URL,
-                 "queue": f"submit-{uuid.uuid4().hex[:8]}", "secret_key": "submit"}
-    engine = make_engine(url)
-    with make_sessionmaker(engine)() as s:
-        _, token = keys.create(s, "cli")
-        s.commit()
-    engine.dispose()
-    worker = Worker(overrides).wait_ready()
-    web = WebServer(overrides)
-    yield web.url, token
-    web.stop()
-    worker.stop()
-    redis.Redis.from_url(REDIS_URL).delete(overrides["queue"])
+    overrides = isolated(tmp_path_factory.mktemp("submit"), "submit")
+    with app_for(overrides) as app:
+        with app.extensions["db_sessionmaker"]() as s:
+            _, token = keys.create(s, "cli")
+            s.commit()
+        worker = Worker(overrides).wait_ready()
+        web = WebServer(overrides)
+        yield web.url, token
+        web.stop()
+        worker.stop()
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

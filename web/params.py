@@ -9,6 +9,7 @@ from web.services import SORTS, Filters
 
 VERDICTS = ("real", "uncertain", "fake")
 STATUSES = ("queued", "running", "done", "failed")
+MAX_PAGE = 1_000_000
 
 
 class BadParam(ValueError):
@@ -55,6 +56,6 @@ def paging(args: MultiDict, default: int) -> tuple[int, int]:
         per_page = int(args.get("per_page", default))
     except ValueError:
         raise BadParam("page and per_page must be integers") from None
-    if page < 1 or not 1 <= per_page <= 100:
-        raise BadParam("page must be >= 1 and per_page between 1 and 100")
+    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= 100:
+        raise BadParam(f"page must be between 1 and {MAX_PAGE:,} and per_page between 1 and 100")
     return page, per_page

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
 from pathlib import Path
 
 from shared.settings import Settings
+from shared.storage import sha256_file
 from worker.errors import AnalysisError
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _line(record: dict) -> str:
@@ -42,7 +34,7 @@ def predict(files: list[str], as_json: bool, maps_dir: str | None) -> int:
             try:
                 if not path.is_file():
                     raise AnalysisError("no such file")
-                record["sha256"] = _sha256(path)
+                record["sha256"] = sha256_file(path)
                 derived = Path(maps_dir) / record["sha256"] if maps_dir else None
                 outcome = analyze_file(path, res, derived_dir=derived)
                 record |= {k: outcome.result[k] for k in ("fake_probability", "metadata_score", "verdict", "reasons",
