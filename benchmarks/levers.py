@@ -1,0 +1,256 @@
+"""The levers of issue 7, each measured on a small subset of the set (ms per image, medians).
+
+Nothing here changes the service: each lever is timed as the service does the work today and as
+it would with the change, on the same images, so the gain is an estimate before anyone edits code.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from models import preprocess
+
+
+def _ms(fn, repeat: int = 1):
+    best, out = math.inf, None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return 1000 * best, out
+
+
+def _med(rows: list[dict], key: str) -> float | None:
+    vals = [r[key] for r in rows if r.get(key) is not None]
+    return round(statistics.median(vals), 1) if vals else None
+
+
+def draft_decode(path: str, short_side: int = preprocess.MAX_SIDE) -> Image.Image:
+    """JPEG draft mode: let libjpeg decode at 1/2, 1/4 or 1/8 scale, keeping the short side >= short_side."""
+    with Image.open(path) as im:
+        w, h = im.size
+        k = short_side / min(w, h)
+        if im.format == "JPEG" and k < 1:
+            im.draft("RGB", (math.ceil(w * k), math.ceil(h * k)))
+        return ImageOps.exif_transpose(im).convert("RGB")
+
+
+def watermark_one_pass(img: Image.Image) -> list[dict]:
+    """Same answer as watermark.watermark_scan, decoding each channel order once for all patterns
+    (the per-block bits do not depend on the message length; only their grouping does)."""
+    import cv2
+    import pywt
+
+    from worker.signals.watermark import MAX_PIXELS, REFERENCE_PATTERNS
+
+    rgb = np.asarray(img.convert("RGB"))
+    if rgb.shape[0] * rgb.shape[1] > MAX_PIXELS:
+        rgb = rgb[:4096, :4096]
+    bits = {}
+    for order, arr in {"BGR": np.ascontiguousarray(rgb[:, :, ::-1]), "RGB": np.ascontiguousarray(rgb)}.items():
+        row, col = arr.shape[:2]
+        yuv = cv2.cvtColor(arr, cv2.COLOR_BGR2YUV)
+        ca1, _ = pywt.dwt2(yuv[:row // 4 * 4, :col // 4 * 4, 1], "haar")  # scales [0, 36, 36]: channel 1 only
+        b, scale = 4, 36
+        r, c = ca1.shape[0] // b, ca1.shape[1] // b
+        blocks = ca1[:r * b, :c * b].reshape(r, b, c, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
+        pos = np.argmax(np.abs(blocks[:, 1:]), axis=1) + 1
+        values = np.abs(blocks[np.arange(len(blocks)), pos])
+        bits[order] = ((values % scale) > 0.5 * scale).astype(float)
+    results = []
+    for name, pattern in REFERENCE_PATTERNS.items():
+        n = len(pattern)
+        scored = []
+        for order, bb in bits.items():
+            idx = np.arange(len(bb)) % n
+            avg = np.bincount(idx, weights=bb, minlength=n) / np.maximum(np.bincount(idx, minlength=n), 1)
+            scored.append((float(np.mean((avg * 255 > 127).astype(int) == pattern)), order))
+        best = max(scored)
+        results.append({"pattern": name, "bits": n, "accuracy": round(best[0], 3), "order": best[1]})
+    return results
+
+
+def compiled_cams(det):
+    """Grad-CAM cams of a crop batch with the gradient model built once and traced once
+    (``worker.detector.attention_map`` builds a new keras.Model and runs the tape eagerly per call)."""
+    import keras
+    import tensorflow as tf
+
+    from worker.detector import _last_feature_layer
+
+    grad_model = keras.Model(det.model.inputs, [_last_feature_layer(det.model).output, det.model.output])
+    s = det.input_size
+
+    @tf.function(input_signature=[tf.TensorSpec([None, s, s, 3], tf.float32)])
+    def cams(x):
+        with tf.GradientTape() as tape:
+            feats, out = grad_model(x, training=False)
+            score = tf.reshape(out, (tf.shape(x)[0], -1))[:, -1]
+        grads = tape.gradient(score, feats)
+        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+        return tf.nn.relu(tf.reduce_sum(weights * feats, axis=-1))
+
+    return cams
+
+
+def attention_fast(det, cams, img: Image.Image) -> np.ndarray:
+    """attention_map's result with the compiled cams (same crops, same upsampling and averaging)."""
+    base = np.asarray(preprocess.normalise(img, det.input_size))
+    h, w = base.shape[:2]
+    s = det.input_size
+    boxes = preprocess.crop_boxes(w, h, s)
+    crops = np.stack([base[y:y + s, x:x + s] for x, y in boxes]).astype(np.float32)
+    maps = cams(crops).numpy()
+    acc, cnt = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
+    for cam, (x, y) in zip(maps, boxes):
+        up = np.asarray(Image.fromarray(cam.astype(np.float32)).resize((s, s), Image.Resampling.BILINEAR))
+        acc[y:y + s, x:x + s] += up
+        cnt[y:y + s, x:x + s] += 1
+    heat = acc / np.maximum(cnt, 1)
+    return (heat / heat.max()).astype(np.float32) if heat.max() > 0 else heat
+
+
+def _one(p: str, res, fwd, cams, tmp: Path) -> dict:
+    """Every lever's timings on one file."""
+    from worker import decode, maps
+    from worker.detector import PERTURBATIONS, perturbed, robustness
+    from worker.signals import forensics
+    from worker.signals.content_credentials import c2pa_evidence
+    from worker.signals.generator import generator_evidence
+    from worker.signals.source_type import source_type_evidence
+    from worker.signals.watermark import watermark_evidence, watermark_scan
+
+    det = res.detector
+    r: dict = {"file": Path(p).name}
+    r["decode_ms"], img = _ms(lambda: decode.load_image(Path(p), 10**9), 2)
+    r["megapixels"] = round(img.width * img.height / 1e6, 2)
+    r["normalise_full_ms"], _ = _ms(lambda: preprocess.normalise(img, det.input_size))
+    r["decode_draft_ms"], small = _ms(lambda: draft_decode(p), 2)
+    r["normalise_draft_ms"], _ = _ms(lambda: preprocess.normalise(small, det.input_size))
+    p_full = det.score_images([img])[0]
+    r["p_fake_draft_delta"] = round(abs(det.score_images([small])[0] - p_full), 4)
+    tags = res.exif.read(Path(p))
+    r["exiftool_ms"], _ = _ms(lambda: res.exif.read(Path(p)), 2)
+    r["c2pa_ms"], _ = _ms(lambda: c2pa_evidence(p))
+    r["source_generator_ms"], _ = _ms(lambda: source_type_evidence(tags) + generator_evidence(p, tags, img))
+    r["watermark_ms"], _ = _ms(lambda: watermark_evidence(img))
+    if img.width * img.height >= 256 * 256:
+        r["watermark_one_pass_ms"], fast = _ms(lambda: watermark_one_pass(img))
+        r["watermark_one_pass_same"] = fast == watermark_scan(img)
+    r["thumbnail_ms"], _ = _ms(lambda: decode.thumbnail(img, tmp / "t.jpg"))
+    r["ela_ms"], _ = _ms(lambda: forensics.ela_map(img))
+    r["noise_ms"], _ = _ms(lambda: forensics.noise_map(img))
+    if hasattr(maps, "attention_overlay_map"):
+        from worker.detector import attention_map
+
+        r["attention_map_ms"], _ = _ms(lambda: maps.attention_overlay_map(det, img))
+        small = preprocess.to_rgb(maps.reduced(img))
+        r["gradcam_eager_ms"], slow = _ms(lambda: attention_map(det, small))
+        cams = cams or compiled_cams(det)
+        attention_fast(det, cams, small)  # trace once, outside the timing
+        r["gradcam_compiled_ms"], fast = _ms(lambda: attention_fast(det, cams, small), 2)
+        r["gradcam_max_abs_diff"] = round(float(np.abs(fast - slow).max()), 5)
+    r["robustness_ms"], _ = _ms(lambda: robustness(det, img))
+    r["prep_6_variants_ms"], sets = _ms(lambda: [det.crops(v) for v in perturbed(img, det.input_size).values()])
+    crops = np.concatenate(sets)
+    r["forward_passes"] = len(crops)
+    r["forward_passes_original"] = len(sets[0])
+    r["predict_all_ms"], _ = _ms(lambda: det.predict(crops))
+    r["compiled_all_ms"], _ = _ms(lambda: fwd(crops))
+    r["predict_original_only_ms"], _ = _ms(lambda: det.predict(sets[0]))
+    r["compiled_original_only_ms"], _ = _ms(lambda: fwd(sets[0]))
+    r["robustness_variants"] = len(PERTURBATIONS)
+    return r
+
+
+def measure(paths: list[str], res, fwd) -> dict:
+    """Per-image timings of each lever on `paths` (a handful, spanning the size bands)."""
+    from worker import maps
+
+    det = res.detector
+    tmp = Path(tempfile.mkdtemp(prefix="bench-levers-"))
+    cams = compiled_cams(det) if hasattr(maps, "attention_overlay_map") else None
+    try:
+        rows = [_one(p, res, fwd, cams, tmp) for p in paths]
+        db = _db_writes(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    exif_batch = _exiftool_batch(paths)
+    keys = [k for k in rows[0] if k.endswith(("_ms", "_delta")) or k.startswith("forward")]
+    return {"n": len(rows), "median": {k: _med(rows, k) for k in keys}, "per_image": rows,
+            "exiftool_batch": exif_batch, "watermark_one_pass_identical": all(r.get("watermark_one_pass_same", True)
+                                                                             for r in rows),
+            "cross_image_batching": _cross_image(det, fwd, paths), "db_writes": db}
+
+
+def _exiftool_batch(paths: list[str]) -> dict:
+    """exiftool: one call per file (as the worker does) vs one call for all files, ms per file."""
+    from exiftool import ExifTool
+
+    with ExifTool(common_args=["-G", "-j"]) as et:
+        et.execute(paths[0])
+        per_file, _ = _ms(lambda: [et.execute(p) for p in paths], 2)
+        batch, _ = _ms(lambda: et.execute(*paths), 2)
+    return {"per_file_ms": round(per_file / len(paths), 1), "batched_ms": round(batch / len(paths), 1)}
+
+
+def _cross_image(det, fwd, paths: list[str]) -> dict:
+    """Robustness crops of several images in one model call vs one call per image (ms per image)."""
+    from worker import decode
+    from worker.detector import perturbed
+
+    sets = []
+    for p in paths[:8]:
+        img = decode.load_image(Path(p), 10**9)
+        sets.append(np.concatenate([det.crops(v) for v in perturbed(img, det.input_size).values()]))
+    n = len(sets)
+    sep, _ = _ms(lambda: [det.predict(s) for s in sets])
+    one, _ = _ms(lambda: det.predict(np.concatenate(sets)))
+    csep, _ = _ms(lambda: [fwd(s) for s in sets])
+    cone, _ = _ms(lambda: fwd(np.concatenate(sets)))
+    return {"images": n, "crops": int(sum(len(s) for s in sets)), "predict_per_image_ms": round(sep / n, 1),
+            "predict_batched_ms": round(one / n, 1), "compiled_per_image_ms": round(csep / n, 1),
+            "compiled_batched_ms": round(cone / n, 1)}
+
+
+def _db_writes(tmp: Path, n: int = 64) -> dict:
+    """Writing n finished analyses (result JSON ~6 KB): one transaction each vs one per chunk of 32."""
+    from shared.db import make_engine, make_sessionmaker
+    from shared.migrate import upgrade
+    from shared.models import Analysis
+
+    url = f"sqlite:///{tmp / 'db.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    result = {"evidence": [{"kind": "x" * 40, "detail": "y" * 200}] * 20, "timings": {"total_s": 1.0}}
+
+    def rows() -> list[Analysis]:
+        return [Analysis(filename="f.jpg", sha256=f"{i:064x}", media_type="image/jpeg", size_bytes=1, width=1,
+                         height=1, status="done", verdict="real", result=result, file_metadata={"EXIF": {"A": 1}})
+                for i in range(n)]
+
+    def each() -> None:
+        for a in rows():
+            with sessions() as s:
+                s.add(a)
+                s.commit()
+
+    def chunked() -> None:
+        batch = rows()
+        for i in range(0, n, 32):
+            with sessions() as s:
+                s.add_all(batch[i:i + 32])
+                s.commit()
+
+    t_each, _ = _ms(each)
+    t_chunk, _ = _ms(chunked)
+    engine.dispose()
+    return {"rows": n, "per_row_commit_ms": round(t_each / n, 2), "chunk_of_32_ms": round(t_chunk / n, 2)}

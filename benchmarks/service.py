@@ -1,0 +1,184 @@
+"""The real service for the end-to-end figures: a temporary SQLite database, upload folder and
+queue, real Celery worker process(es) and gunicorn (tests/live.py), started and cleaned up here."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis
+import requests
+from sqlalchemy import func, select
+
+from shared.db import make_engine, make_sessionmaker
+from shared.migrate import upgrade
+from shared.models import Analysis, Status
+from tests.live import WebServer, Worker
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+class Stack:
+    """Workers + web server on throw-away state; use as a context manager."""
+
+    def __init__(self, concurrency: int = 1):
+        self.concurrency = concurrency
+        self.tmp = Path(tempfile.mkdtemp(prefix="deepfake-bench-"))
+        self.url = f"sqlite:///{self.tmp / 'bench.db'}"
+        self.overrides = {"data_dir": self.tmp, "database_url": self.url, "upload_dir": self.tmp / "uploads",
+                          "redis_url": REDIS_URL, "queue": f"bench-{uuid.uuid4().hex[:10]}", "secret_key": "bench"}
+        self.worker: Worker | None = None
+        self.web: WebServer | None = None
+        self.sessions = None
+
+    def __enter__(self) -> Stack:
+        # the API's per-client limit (120/min by default) would turn the load into 429s; a huge limit
+        # keeps the limiter's Redis round trip in every request, as in production
+        os.environ["RATE_LIMIT_PER_MINUTE"] = "1000000000"
+        upgrade(self.url)
+        self.engine = make_engine(self.url)
+        self.sessions = make_sessionmaker(self.engine)
+        t = time.perf_counter()
+        self.worker = Worker(self.overrides, name="bench", concurrency=self.concurrency).wait_ready(timeout=300)
+        while "".join(self.worker.log).count("worker process ready") < self.concurrency:
+            time.sleep(0.2)  # every pool process has its model loaded
+        self.worker_start_s = time.perf_counter() - t
+        self.web = WebServer(self.overrides)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for part in (self.web, self.worker):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception as err:  # noqa: BLE001 - keep cleaning up the rest
+                    print(f"[bench] could not stop {part.__class__.__name__}: {err}", file=sys.stderr)
+        if self.sessions is not None:
+            self.engine.dispose()
+        redis.Redis.from_url(REDIS_URL).delete(self.overrides["queue"])
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- measurements -------------------------------------------------------------------------
+
+    def upload(self, http: requests.Session, path: str) -> dict:
+        with open(path, "rb") as f:
+            r = http.post(f"{self.web.url}/api/v1/analyses", files={"file": (Path(path).name, f, "image/jpeg")},
+                          timeout=60)
+        r.raise_for_status()
+        return r.json()
+
+    def post_batch(self, http: requests.Session, paths: list[str]) -> list[str]:
+        """One POST /api/v1/batches with every file; the ids of its analyses."""
+        handles = [open(p, "rb") for p in paths]
+        try:
+            r = http.post(f"{self.web.url}/api/v1/batches", timeout=600,
+                          files=[("files", (Path(p).name, f, "image/jpeg")) for p, f in zip(paths, handles)])
+        finally:
+            for f in handles:
+                f.close()
+        r.raise_for_status()
+        with self.sessions() as s:
+            return list(s.scalars(select(Analysis.id).where(Analysis.batch_id == r.json()["id"])))
+
+    def bulk(self, paths: list[str], api: str = "batches", per_request: int = 50, upload_threads: int = 2,
+             timeout: float = 1800) -> dict:
+        """Submit every file (batches of per_request files, or one upload each), then wait for the
+        last verdict in the database; timed from the first upload's start."""
+        local = threading.local()
+
+        def one(group: list[str]) -> list[str]:
+            if not hasattr(local, "http"):
+                local.http = requests.Session()
+            if api == "batches":
+                return self.post_batch(local.http, group)
+            return [self.upload(local.http, p)["id"] for p in group]
+
+        step = per_request if api == "batches" else 1
+        groups = [paths[i:i + step] for i in range(0, len(paths), step)]
+        t0 = time.time()
+        with ThreadPoolExecutor(upload_threads) as pool:
+            ids = [i for group in pool.map(one, groups) for i in group]
+        uploaded_s = time.time() - t0
+        deadline = time.monotonic() + timeout
+        with self.sessions() as s:
+            while True:
+                final = s.scalar(select(func.count()).select_from(Analysis)
+                                 .where(Analysis.id.in_(ids), Analysis.status.in_(Status.FINAL)))
+                if final == len(ids) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.25)
+                s.expire_all()
+            rows = s.execute(select(Analysis.id, Analysis.status, Analysis.created_at, Analysis.started_at,
+                                    Analysis.finished_at, Analysis.result, Analysis.error)
+                             .where(Analysis.id.in_(ids))).all()
+        done = [r for r in rows if r.status == Status.DONE]
+        last = max(_ts(r.finished_at) for r in rows if r.finished_at)
+        wall = last - t0
+        per = [{"queue_wait_s": _ts(r.started_at) - _ts(r.created_at), "task_s": _ts(r.finished_at) - _ts(r.started_at),
+                "timings": (r.result or {}).get("timings", {})} for r in done]
+        return {"api": api, "files_per_request": step, "n": len(ids), "n_done": len(done), "n_failed": sum(r.status == Status.FAILED for r in rows),
+                "n_unfinished": len(ids) - len([r for r in rows if r.status in Status.FINAL]),
+                "errors": sorted({r.error for r in rows if r.error})[:10],
+                "upload_phase_s": round(uploaded_s, 2), "wall_s": round(wall, 2),
+                "ips": round(len(done) / wall, 3), "per_analysis": per, "ids": ids}
+
+    def single_latency(self, paths: list[str], poll_s: float = 0.02) -> list[dict]:
+        """One upload at a time on the idle service: upload → 'done' seen through the status endpoint."""
+        http = requests.Session()
+        out = []
+        for p in paths:
+            t0 = time.perf_counter()
+            sub = self.upload(http, p)
+            while True:
+                body = http.get(f"{self.web.url}{sub['status_url']}", timeout=30).json()
+                if body["status"] in Status.FINAL:
+                    break
+                time.sleep(poll_s)
+            out.append({"ms": round(1000 * (time.perf_counter() - t0), 1), "status": body["status"],
+                        "total_s": (body.get("result") or {}).get("timings", {}).get("total_s")})
+        return out
+
+    def queued_row(self) -> str:
+        """An analysis that stays queued (nothing enqueued): what a poller asks about most."""
+        with self.sessions() as s:
+            a = Analysis(filename="poll.jpg", sha256="0" * 64, media_type="image/jpeg", size_bytes=1, width=1, height=1)
+            s.add(a)
+            s.commit()
+            return a.id
+
+    def pool_pids(self) -> list[int]:
+        """The prefork pool processes (where the model lives)."""
+        return children(self.worker.proc.pid)
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(d.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def rss_mb(pid: int) -> dict:
+    """Current (VmRSS) and peak (VmHWM) resident memory of a process, MB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, val = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = round(int(val.split()[0]) / 1024, 1)
+    return {"rss_mb": out.get("VmRSS"), "peak_rss_mb": out.get("VmHWM")}
+
+
+def _ts(dt: datetime) -> float:
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
