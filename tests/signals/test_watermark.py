@@ -76,6 +76,6 @@ def test_missing_package_is_reported(monkeypatch):
     def missing():
         raise ImportError("invisible-watermark is not installed")
 
-    monkeypatch.setattr(watermark, "_max_dct_class", missing)
+    monkeypatch.setattr(watermark, "_bit_reader_class", missing)
     (ev,) = watermark_evidence(Image.new("RGB", (300, 300)))
     assert ev["effect"] == "neutral" and "skipped" in ev["reason"]

