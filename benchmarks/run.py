@@ -135,11 +135,13 @@ def main(argv: list[str] | None = None) -> dict:
             r["single_upload_p50_ms"], r["single_upload_p95_ms"] = pct(ms, 50), pct(ms, 95)
             log("status endpoint load")
             secs = 3 if quick else 10
-            queued = load.status_load(f"{st.web.url}/api/v1/analyses/{st.queued_row()}", secs)
+            queued_id = st.queued_row()
+            queued = load.status_load(f"{st.web.url}/api/v1/analyses/{queued_id}", secs)
             done = load.status_load(f"{st.web.url}/api/v1/analyses/{ids[0]}", secs)
             r["status_load"] = {"in_progress": queued, "done": done}
             r["status_rps"], r["status_p99_ms"] = queued["rps"], queued["p99_ms"]
             r["status_done_rps"], r["status_done_p99_ms"] = done["rps"], done["p99_ms"]
+            r["status_load"]["in_progress_no_rate_limit"] = st.status_without_rate_limit(queued_id, secs)
             pools = {pid: service.rss_mb(pid) for pid in st.pool_pids()}
             r["worker_memory"] = {"pool_processes": pools, "main_process": service.rss_mb(st.worker.proc.pid),
                                   "exiftool": [service.rss_mb(c) for pid in pools for c in service.children(pid)]}

@@ -145,6 +145,24 @@ class Stack:
                         "total_s": (body.get("result") or {}).get("timings", {}).get("total_s")})
         return out
 
+    def status_without_rate_limit(self, analysis_id: str, seconds: float) -> dict:
+        """The in-progress status load again on a second web server with the rate limiter off (a lever)."""
+        from benchmarks import load
+
+        os.environ["RATE_LIMIT_PER_MINUTE"] = "0"
+        try:
+            web = WebServer(self.overrides)
+        except Exception as err:  # noqa: BLE001 - an optional figure never costs the run
+            return {"error": repr(err)}
+        finally:
+            os.environ["RATE_LIMIT_PER_MINUTE"] = "1000000000"
+        try:
+            return load.status_load(f"{web.url}/api/v1/analyses/{analysis_id}", seconds)
+        except Exception as err:  # noqa: BLE001
+            return {"error": repr(err)}
+        finally:
+            web.stop()
+
     def queued_row(self) -> str:
         """An analysis that stays queued (nothing enqueued): what a poller asks about most."""
         with self.sessions() as s:
