@@ -14,19 +14,37 @@ def run(paths: list[str], res, derived_root: Path | None = None) -> dict:
 
     timings: list[dict] = []
     failed: list[str] = []
+    crops = count_crops(res.detector)
     start = time.perf_counter()
-    for i, p in enumerate(paths):
-        derived = derived_root / f"{i:04d}" if derived_root else None
-        try:
-            outcome = analyze_file(Path(p), res, derived_dir=derived)
-        except AnalysisError as exc:
-            failed.append(f"{Path(p).name}: {exc}")
-            continue
-        timings.append(outcome.result["timings"])
+    try:
+        for i, p in enumerate(paths):
+            derived = derived_root / f"{i:04d}" if derived_root else None
+            try:
+                outcome = analyze_file(Path(p), res, derived_dir=derived)
+            except AnalysisError as exc:
+                failed.append(f"{Path(p).name}: {exc}")
+                continue
+            timings.append(outcome.result["timings"])
+    finally:
+        del res.detector.predict  # back to the class's method
     wall = time.perf_counter() - start
     ok = len(timings)
     return {"ips": round(ok / wall, 3), "wall_s": round(wall, 2), "n_ok": ok, "failed": failed,
+            "forward_passes_per_upload": round(sum(len(b) for b in crops) / max(ok, 1), 2),
             "stages": stage_summary(timings)}
+
+
+def count_crops(det) -> list:
+    """Record every batch the pipeline sends to ``det.predict`` (remove with ``del det.predict``)."""
+    seen: list = []
+    original = det.predict
+
+    def predict(batch):
+        seen.append(batch)
+        return original(batch)
+
+    det.predict = predict
+    return seen
 
 
 def stage_summary(timings: list[dict]) -> dict:

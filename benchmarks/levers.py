@@ -42,41 +42,6 @@ def draft_decode(path: str, short_side: int = preprocess.MAX_SIDE) -> Image.Imag
         return ImageOps.exif_transpose(im).convert("RGB")
 
 
-def watermark_one_pass(img: Image.Image) -> list[dict]:
-    """Same answer as watermark.watermark_scan, decoding each channel order once for all patterns
-    (the per-block bits do not depend on the message length; only their grouping does)."""
-    import cv2
-    import pywt
-
-    from worker.signals.watermark import MAX_PIXELS, REFERENCE_PATTERNS
-
-    rgb = np.asarray(img.convert("RGB"))
-    if rgb.shape[0] * rgb.shape[1] > MAX_PIXELS:
-        rgb = rgb[:4096, :4096]
-    bits = {}
-    for order, arr in {"BGR": np.ascontiguousarray(rgb[:, :, ::-1]), "RGB": np.ascontiguousarray(rgb)}.items():
-        row, col = arr.shape[:2]
-        yuv = cv2.cvtColor(arr, cv2.COLOR_BGR2YUV)
-        ca1, _ = pywt.dwt2(yuv[:row // 4 * 4, :col // 4 * 4, 1], "haar")  # scales [0, 36, 36]: channel 1 only
-        b, scale = 4, 36
-        r, c = ca1.shape[0] // b, ca1.shape[1] // b
-        blocks = ca1[:r * b, :c * b].reshape(r, b, c, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
-        pos = np.argmax(np.abs(blocks[:, 1:]), axis=1) + 1
-        values = np.abs(blocks[np.arange(len(blocks)), pos])
-        bits[order] = ((values % scale) > 0.5 * scale).astype(float)
-    results = []
-    for name, pattern in REFERENCE_PATTERNS.items():
-        n = len(pattern)
-        scored = []
-        for order, bb in bits.items():
-            idx = np.arange(len(bb)) % n
-            avg = np.bincount(idx, weights=bb, minlength=n) / np.maximum(np.bincount(idx, minlength=n), 1)
-            scored.append((float(np.mean((avg * 255 > 127).astype(int) == pattern)), order))
-        best = max(scored)
-        results.append({"pattern": name, "bits": n, "accuracy": round(best[0], 3), "order": best[1]})
-    return results
-
-
 def compiled_cams(det):
     """Grad-CAM cams of a crop batch with the gradient model built once and traced once
     (``worker.detector.attention_map`` builds a new keras.Model and runs the tape eagerly per call)."""
@@ -117,15 +82,14 @@ def attention_fast(det, cams, img: Image.Image) -> np.ndarray:
     return (heat / heat.max()).astype(np.float32) if heat.max() > 0 else heat
 
 
-def _one(p: str, res, fwd, cams, tmp: Path) -> dict:
+def _one(p: str, res, fwd, cams, tmp: Path) -> tuple[dict, np.ndarray]:
     """Every lever's timings on one file."""
     from worker import decode, maps
-    from worker.detector import PERTURBATIONS, perturbed, robustness
     from worker.signals import forensics
     from worker.signals.content_credentials import c2pa_evidence
     from worker.signals.generator import generator_evidence
     from worker.signals.source_type import source_type_evidence
-    from worker.signals.watermark import watermark_evidence, watermark_scan
+    from worker.signals.watermark import watermark_evidence
 
     det = res.detector
     r: dict = {"file": Path(p).name}
@@ -141,9 +105,6 @@ def _one(p: str, res, fwd, cams, tmp: Path) -> dict:
     r["c2pa_ms"], _ = _ms(lambda: c2pa_evidence(p))
     r["source_generator_ms"], _ = _ms(lambda: source_type_evidence(tags) + generator_evidence(p, tags, img))
     r["watermark_ms"], _ = _ms(lambda: watermark_evidence(img))
-    if img.width * img.height >= 256 * 256:
-        r["watermark_one_pass_ms"], fast = _ms(lambda: watermark_one_pass(img))
-        r["watermark_one_pass_same"] = fast == watermark_scan(img)
     r["thumbnail_ms"], _ = _ms(lambda: decode.thumbnail(img, tmp / "t.jpg"))
     r["ela_ms"], _ = _ms(lambda: forensics.ela_map(img))
     r["noise_ms"], _ = _ms(lambda: forensics.noise_map(img))
@@ -157,17 +118,24 @@ def _one(p: str, res, fwd, cams, tmp: Path) -> dict:
         attention_fast(det, cams, small)  # trace once, outside the timing
         r["gradcam_compiled_ms"], fast = _ms(lambda: attention_fast(det, cams, small), 2)
         r["gradcam_max_abs_diff"] = round(float(np.abs(fast - slow).max()), 5)
-    r["robustness_ms"], _ = _ms(lambda: robustness(det, img))
-    r["prep_6_variants_ms"], sets = _ms(lambda: [det.crops(v) for v in perturbed(img, det.input_size).values()])
-    crops = np.concatenate(sets)
+    # the batch the pipeline itself sends to the model for this upload (whatever its robustness scheme)
+    from benchmarks.inproc import count_crops
+    from worker.pipeline import analyze_file
+
+    seen = count_crops(det)
+    try:
+        analyze_file(Path(p), res)
+    finally:
+        del det.predict
+    crops = np.concatenate(seen)
+    scoring = det.crops(img)
     r["forward_passes"] = len(crops)
-    r["forward_passes_original"] = len(sets[0])
+    r["forward_passes_original"] = len(scoring)
     r["predict_all_ms"], _ = _ms(lambda: det.predict(crops))
     r["compiled_all_ms"], _ = _ms(lambda: fwd(crops))
-    r["predict_original_only_ms"], _ = _ms(lambda: det.predict(sets[0]))
-    r["compiled_original_only_ms"], _ = _ms(lambda: fwd(sets[0]))
-    r["robustness_variants"] = len(PERTURBATIONS)
-    return r
+    r["predict_original_only_ms"], _ = _ms(lambda: det.predict(scoring))
+    r["compiled_original_only_ms"], _ = _ms(lambda: fwd(scoring))
+    return r, crops
 
 
 def measure(paths: list[str], res, fwd) -> dict:
@@ -178,16 +146,16 @@ def measure(paths: list[str], res, fwd) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench-levers-"))
     cams = compiled_cams(det) if hasattr(maps, "attention_overlay_map") else None
     try:
-        rows = [_one(p, res, fwd, cams, tmp) for p in paths]
+        done = [_one(p, res, fwd, cams, tmp) for p in paths]
+        rows, batches = [d[0] for d in done], [d[1] for d in done]
         db = _db_writes(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     exif_batch = _exiftool_batch(paths)
     keys = [k for k in rows[0] if k.endswith(("_ms", "_delta")) or k.startswith("forward")]
     return {"n": len(rows), "median": {k: _med(rows, k) for k in keys}, "per_image": rows,
-            "exiftool_batch": exif_batch, "watermark_one_pass_identical": all(r.get("watermark_one_pass_same", True)
-                                                                             for r in rows),
-            "cross_image_batching": _cross_image(det, fwd, paths), "db_writes": db}
+            "exiftool_batch": exif_batch,
+            "cross_image_batching": _cross_image(det, fwd, batches), "db_writes": db}
 
 
 def _exiftool_batch(paths: list[str]) -> dict:
@@ -201,15 +169,8 @@ def _exiftool_batch(paths: list[str]) -> dict:
     return {"per_file_ms": round(per_file / len(paths), 1), "batched_ms": round(batch / len(paths), 1)}
 
 
-def _cross_image(det, fwd, paths: list[str]) -> dict:
-    """Robustness crops of several images in one model call vs one call per image (ms per image)."""
-    from worker import decode
-    from worker.detector import perturbed
-
-    sets = []
-    for p in paths[:8]:
-        img = decode.load_image(Path(p), 10**9)
-        sets.append(np.concatenate([det.crops(v) for v in perturbed(img, det.input_size).values()]))
+def _cross_image(det, fwd, sets: list[np.ndarray]) -> dict:
+    """Several uploads' model batches in one call vs one call per upload (ms per upload)."""
     n = len(sets)
     sep, _ = _ms(lambda: [det.predict(s) for s in sets])
     one, _ = _ms(lambda: det.predict(np.concatenate(sets)))

@@ -37,13 +37,6 @@ def test_raw_model_measure_reports_both_callers():
     np.testing.assert_allclose(p, det.predict(crops), atol=1e-5)  # the compiled call is the same model
 
 
-def test_watermark_one_pass_gives_the_scan_answer():
-    from worker.signals.watermark import watermark_scan
-
-    img = Image.fromarray(np.random.default_rng(1).integers(0, 256, (300, 420, 3), dtype=np.uint8))
-    assert levers.watermark_one_pass(img) == watermark_scan(img)
-
-
 def test_compiled_gradcam_gives_the_attention_map():
     det = _tiny_detector(size=32)
     img = Image.fromarray(np.random.default_rng(2).integers(0, 256, (40, 70, 3), dtype=np.uint8))
