@@ -17,7 +17,9 @@ from tests.conftest import POSTGRES_URL, REDIS_URL, make_jpeg
 from tests.live import Worker, free_port, isolated
 
 pytestmark = pytest.mark.slow
-FAST = {"TASK_SOFT_TIME_LIMIT": "8", "VISIBILITY_TIMEOUT": "40", "SWEEP_INTERVAL_S": "1"}
+# Short limits so a lost job comes back within a minute or so; the soft limit still leaves room for a
+# chunk on a busy 2-core machine (the job returns VISIBILITY_TIMEOUT, at least hard limit + 10 s, after a kill).
+FAST = {"TASK_SOFT_TIME_LIMIT": "30", "VISIBILITY_TIMEOUT": "60", "SWEEP_INTERVAL_S": "1"}
 
 
 def make_overrides(tmp, redis_url=REDIS_URL, url=None):
@@ -56,7 +58,7 @@ def test_worker_killed_with_sigkill_mid_batch_loses_nothing(tmp_path):
     assert mid["done"] + mid["failed"] < 12, "the batch finished before the kill; nothing was tested"
     second = Worker(overrides, name="rescuer", env=FAST).wait_ready()
     try:
-        final = wait_for(lambda: (s := status())["status"] == "done" and s, 180, "batch did not finish after the kill")
+        final = wait_for(lambda: (s := status())["status"] == "done" and s, 240, "batch did not finish after the kill")
         assert final["counts"] == {"queued": 0, "running": 0, "done": 12, "failed": 0}, "".join(second.log)[-3000:]
     finally:
         second.stop()
@@ -116,7 +118,7 @@ def test_redis_restart_mid_batch_loses_nothing(tmp_path, private_redis):
         assert ready.status_code == 503 and ready.get_json()["checks"]["redis"].startswith("unavailable")
         restart()
         final = wait_for(lambda: (s := status())["status"] == "done" and s, 240, "batch did not finish after restart")
-        assert final["counts"]["done"] == 15 and final["counts"]["failed"] == 0
+        assert final["counts"]["done"] == 15 and final["counts"]["failed"] == 0, "".join(worker.log)[-3000:]
         saved_id = down.get_json()["error"].split("analysis ")[1].split()[0]
         wait_for(lambda: client.get(f"/api/v1/analyses/{saved_id}").get_json()["status"] == "done", 120,
                  "the upload refused with 503 was never analysed")
