@@ -15,3 +15,6 @@ train:          ## retrain the shipped detector from ../shared/datasets
 
 evaluate:       ## make evaluate DIR=folder-with-real-and-fake
 	scripts/setup.sh --test && .venv/bin/python -m models.evaluate $(DIR)
+
+bench:          ## service vs raw model benchmark (issue 7): writes benchmarks/results/latest.json
+	scripts/setup.sh --test && .venv/bin/python -m benchmarks.run
