@@ -1,6 +1,7 @@
 """Evaluate the detector on a folder holding real/ and fake/ (any nesting).
 
-    python -m models.evaluate DIR [--model models/detector.keras] [--robustness] [--plot roc.png]
+    python -m models.evaluate DIR [DIR...] [--model models/detector.keras] [--split val] [--robustness]
+                              [--plot roc.png] [--json out.json]
 
 Prints accuracy, ROC-AUC, FPR/TPR at the shipped thresholds and a per-subfolder breakdown, and
 writes a ROC plot PNG.  Scores come from worker.detector, i.e. the very path the worker uses.
@@ -121,7 +122,7 @@ def print_report(res: dict, title: str) -> None:
 def main(argv=None) -> int:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("dir", help="folder with real/ and fake/ subfolders")
+    ap.add_argument("dir", nargs="+", help="folder(s) with real/ and/or fake/ subfolders, pooled")
     ap.add_argument("--model", default=None, help="model file (default $MODEL_PATH or models/detector.keras)")
     ap.add_argument("--split", choices=["all", "val", "train"], default="all",
                     help="only the held-out (val) or training part of the deterministic split")
@@ -133,16 +134,16 @@ def main(argv=None) -> int:
     from worker.detector import load
 
     det = load(args.model)
-    items = data.list_items(args.dir)
+    items = [it for d in args.dir for it in data.list_items(d)]
     if args.split != "all":
         items = [i for i in items if data.is_val(i) == (args.split == "val")]
     if not items:
-        print(f"no images under {args.dir}/real or {args.dir}/fake", file=sys.stderr)
+        print(f"no images under real/ or fake/ of {' '.join(args.dir)}", file=sys.stderr)
         return 2
     print(f"model {det.version[:16]}…  thresholds {det.thresholds}", file=sys.stderr)
     s = score_items(det, items, robust=args.robustness)
     res = summarise(items, s["p"], det.thresholds)
-    print_report(res, f"{args.dir} ({args.split})")
+    print_report(res, f"{' '.join(args.dir)} ({args.split})")
     y = np.array([i.label for i in items])
     curves = {"original": (y, s["p"])}
     if args.robustness:

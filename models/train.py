@@ -173,7 +173,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=str(data.default_data_dir()), help="folder with real/ and fake/")
     ap.add_argument("--out", default=str(HERE), help="where detector.keras/json, metrics.json go")
     ap.add_argument("--mode", choices=["finetune", "head"], default="finetune")
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--steps", type=int, default=100, help="batches per epoch")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-4)

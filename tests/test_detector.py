@@ -1,7 +1,6 @@
 """Tests for worker.detector: contract, drop-in models, identical scores in every path."""
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np

@@ -68,3 +68,44 @@ def test_jpeg_reencode_changes_pixels_but_not_size():
     img = _img(256, 256)
     out = pp.jpeg(img, 50)
     assert out.size == img.size and not np.array_equal(np.asarray(out), np.asarray(img))
+
+
+def test_split_is_deterministic_and_keeps_groups_together(tmp_path):
+    from models import data
+
+    for name in ("cat-ldif-1", "cat-ldif-2", "cat-dmin-1", "dog-ldif-1"):
+        (tmp_path / "fake" / "imagen-2022-x").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "fake" / "imagen-2022-x" / f"{name}.jpg").write_bytes(b"")
+    items = data.list_items(tmp_path)
+    groups = {i.group for i in items}
+    assert groups == {"imagen-2022:cat", "imagen-2022:dog"}
+    for g in groups:
+        assert len({data.is_val(i) for i in items if i.group == g}) == 1
+    assert data.split(items) == data.split(items)
+
+
+def test_held_out_split_covers_every_source():
+    from models import data
+
+    root = data.default_data_dir()
+    if not root.is_dir():
+        pytest.skip(f"needs the training data at {root} (../shared beside the checkout or $SHARED_DIR)")
+    train, val = data.split(data.list_items(root))
+    assert {i.source for i in val} == {i.source for i in train}
+    assert not {i.group for i in train} & {i.group for i in val}
+    assert 0.15 < len(val) / (len(train) + len(val)) < 0.25
+
+
+def test_metrics_auc_platt_thresholds():
+    from models import metrics
+
+    y = np.r_[np.zeros(50), np.ones(50)]
+    p = np.r_[np.linspace(0, 0.6, 50), np.linspace(0.4, 1, 50)]
+    pairs = (p[y == 1][:, None] > p[y == 0][None]) + 0.5 * (p[y == 1][:, None] == p[y == 0][None])
+    assert metrics.roc_auc(y, p) == pytest.approx(pairs.mean())
+    assert metrics.roc_auc(y, 1 - p) == pytest.approx(1 - metrics.roc_auc(y, p))
+    th = metrics.choose_thresholds(y, p)
+    assert metrics.rates(y, p, th["fake"])["fpr"] <= 0.05
+    assert 1 - metrics.rates(y, p, th["real"])["tpr"] <= 0.05 and th["real"] <= th["fake"]
+    a, b = metrics.fit_platt(metrics.logit(p), y)
+    assert metrics.log_loss(y, metrics.sigmoid(a * metrics.logit(p) + b)) <= metrics.log_loss(y, p) + 1e-9
