@@ -42,39 +42,27 @@ def draft_decode(path: str, short_side: int = preprocess.MAX_SIDE) -> Image.Imag
         return ImageOps.exif_transpose(im).convert("RGB")
 
 
-def compiled_cams(det):
-    """Grad-CAM cams of a crop batch with the gradient model built once and traced once
-    (``worker.detector.attention_map`` builds a new keras.Model and runs the tape eagerly per call)."""
+def attention_eager(det, img: Image.Image) -> np.ndarray:
+    """The attention map as it was before the lever: a new gradient model and an eager tape per call."""
     import keras
     import tensorflow as tf
 
     from worker.detector import _last_feature_layer
 
-    grad_model = keras.Model(det.model.inputs, [_last_feature_layer(det.model).output, det.model.output])
-    s = det.input_size
-
-    @tf.function(input_signature=[tf.TensorSpec([None, s, s, 3], tf.float32)])
-    def cams(x):
-        with tf.GradientTape() as tape:
-            feats, out = grad_model(x, training=False)
-            score = tf.reshape(out, (tf.shape(x)[0], -1))[:, -1]
-        grads = tape.gradient(score, feats)
-        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-        return tf.nn.relu(tf.reduce_sum(weights * feats, axis=-1))
-
-    return cams
-
-
-def attention_fast(det, cams, img: Image.Image) -> np.ndarray:
-    """attention_map's result with the compiled cams (same crops, same upsampling and averaging)."""
     base = np.asarray(preprocess.normalise(img, det.input_size))
     h, w = base.shape[:2]
     s = det.input_size
     boxes = preprocess.crop_boxes(w, h, s)
     crops = np.stack([base[y:y + s, x:x + s] for x, y in boxes]).astype(np.float32)
-    maps = cams(crops).numpy()
+    grad_model = keras.Model(det.model.inputs, [_last_feature_layer(det.model).output, det.model.output])
+    with tf.GradientTape() as tape:
+        feats, out = grad_model(tf.convert_to_tensor(crops), training=False)
+        score = tf.reshape(out, (len(crops), -1))[:, -1]
+    grads = tape.gradient(score, feats)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    cams = tf.nn.relu(tf.reduce_sum(weights * feats, axis=-1)).numpy()
     acc, cnt = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
-    for cam, (x, y) in zip(maps, boxes):
+    for cam, (x, y) in zip(cams, boxes):
         up = np.asarray(Image.fromarray(cam.astype(np.float32)).resize((s, s), Image.Resampling.BILINEAR))
         acc[y:y + s, x:x + s] += up
         cnt[y:y + s, x:x + s] += 1
@@ -82,7 +70,7 @@ def attention_fast(det, cams, img: Image.Image) -> np.ndarray:
     return (heat / heat.max()).astype(np.float32) if heat.max() > 0 else heat
 
 
-def _one(p: str, res, fwd, cams, tmp: Path) -> tuple[dict, np.ndarray]:
+def _one(p: str, res, fwd, tmp: Path) -> tuple[dict, np.ndarray]:
     """Every lever's timings on one file."""
     from worker import decode, maps
     from worker.signals import forensics
@@ -113,10 +101,9 @@ def _one(p: str, res, fwd, cams, tmp: Path) -> tuple[dict, np.ndarray]:
 
         r["attention_map_ms"], _ = _ms(lambda: maps.attention_overlay_map(det, img))
         small = preprocess.to_rgb(maps.reduced(img))
-        r["gradcam_eager_ms"], slow = _ms(lambda: attention_map(det, small))
-        cams = cams or compiled_cams(det)
-        attention_fast(det, cams, small)  # trace once, outside the timing
-        r["gradcam_compiled_ms"], fast = _ms(lambda: attention_fast(det, cams, small), 2)
+        r["gradcam_eager_ms"], slow = _ms(lambda: attention_eager(det, small))
+        attention_map(det, small)  # trace once, outside the timing
+        r["gradcam_compiled_ms"], fast = _ms(lambda: attention_map(det, small), 2)
         r["gradcam_max_abs_diff"] = round(float(np.abs(fast - slow).max()), 5)
     # the batch the pipeline itself sends to the model for this upload (whatever its robustness scheme)
     from benchmarks.inproc import count_crops
@@ -140,13 +127,11 @@ def _one(p: str, res, fwd, cams, tmp: Path) -> tuple[dict, np.ndarray]:
 
 def measure(paths: list[str], res, fwd) -> dict:
     """Per-image timings of each lever on `paths` (a handful, spanning the size bands)."""
-    from worker import maps
 
     det = res.detector
     tmp = Path(tempfile.mkdtemp(prefix="bench-levers-"))
-    cams = compiled_cams(det) if hasattr(maps, "attention_overlay_map") else None
     try:
-        done = [_one(p, res, fwd, cams, tmp) for p in paths]
+        done = [_one(p, res, fwd, tmp) for p in paths]
         rows, batches = [d[0] for d in done], [d[1] for d in done]
         db = _db_writes(tmp)
     finally:

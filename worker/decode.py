@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from models import preprocess
 from worker.errors import AnalysisError
 
 try:
@@ -40,13 +41,12 @@ def load_image(path: Path, max_pixels: int) -> Image.Image:
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
+    """RGB as training and evaluation see it (models.preprocess.to_rgb), after widening 16/32-bit greys."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit greyscale: scale to 8 bits first
         img = img.point(lambda v: v / 256).convert("L")
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return img.convert("RGB")
+    if img.mode == "PA":
+        img = img.convert("RGBA")
+    return preprocess.to_rgb(img)
 
 
 def thumbnail(img: Image.Image, path: Path, size: int = 256) -> None:

@@ -76,14 +76,47 @@ class Detector:
         if len(batch) == 0:
             return np.zeros((0,), dtype=np.float32)
         x = self._fit_size(batch).astype(np.float32)
-        out = np.asarray(self.model.predict(x, batch_size=BATCH, verbose=0), dtype=np.float64)
-        out = out.reshape(len(x), -1)
+        forward = self._compiled_forward()
+        # slices of at most BATCH crops: measured faster than one large call on 2 cores
+        out = np.concatenate([np.asarray(forward(x[i:i + BATCH]), dtype=np.float64).reshape(len(x[i:i + BATCH]), -1)
+                              for i in range(0, len(x), BATCH)])
         p = out[:, -1] if out.shape[1] > 1 else out[:, 0]  # 2-way softmax: column 1 = AI
         if p.min() < 0 or p.max() > 1:  # a model that outputs logits
             p = _sigmoid(p)
         if self._platt:
             p = _sigmoid(self._platt[0] * _logit(p) + self._platt[1])
         return p.astype(np.float32)
+
+    def _compiled_forward(self):
+        """The model's forward pass traced once (model.predict re-plans every call: 90 ms vs 23 ms at batch 1)."""
+        if getattr(self, "_forward", None) is None:
+            import tensorflow as tf
+
+            s = self.input_size
+            self._forward = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True,
+                                        input_signature=[tf.TensorSpec([None, s, s, 3], tf.float32)])
+        return self._forward
+
+    def gradcam(self):
+        """Grad-CAM of a crop batch: the gradient model built once and its tape traced once (612 → 73 ms)."""
+        if getattr(self, "_gradcam", None) is None:
+            import keras
+            import tensorflow as tf
+
+            grad_model = keras.Model(self.model.inputs, [_last_feature_layer(self.model).output, self.model.output])
+            s = self.input_size
+
+            @tf.function(input_signature=[tf.TensorSpec([None, s, s, 3], tf.float32)])
+            def cams(x):
+                with tf.GradientTape() as tape:
+                    feats, out = grad_model(x, training=False)
+                    score = tf.reshape(out, (tf.shape(x)[0], -1))[:, -1]
+                grads = tape.gradient(score, feats)
+                weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+                return tf.nn.relu(tf.reduce_sum(weights * feats, axis=-1))
+
+            self._gradcam = cams
+        return self._gradcam
 
     def crops(self, img: Image.Image) -> np.ndarray:
         """The crops this detector scores for one image (shared preprocessing)."""
@@ -167,21 +200,12 @@ def attention_map(det: Detector, img: Image.Image) -> np.ndarray:
     H, W are the size after ``preprocess.normalise`` (short side <= 512); each inference crop
     gets its own map from the last 4-D feature layer and overlapping crops are averaged.
     """
-    import keras
-    import tensorflow as tf
-
     base = np.asarray(preprocess.normalise(img, det.input_size))
     h, w = base.shape[:2]
     s = det.input_size
     boxes = preprocess.crop_boxes(w, h, s)
     crops = np.stack([base[y:y + s, x:x + s] for x, y in boxes]).astype(np.float32)
-    grad_model = keras.Model(det.model.inputs, [_last_feature_layer(det.model).output, det.model.output])
-    with tf.GradientTape() as tape:
-        feats, out = grad_model(tf.convert_to_tensor(crops), training=False)
-        score = tf.reshape(out, (len(crops), -1))[:, -1]
-    grads = tape.gradient(score, feats)
-    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-    cams = tf.nn.relu(tf.reduce_sum(weights * feats, axis=-1)).numpy()
+    cams = det.gradcam()(crops).numpy()
     acc, cnt = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
     for cam, (x, y) in zip(cams, boxes):
         up = np.asarray(Image.fromarray(cam.astype(np.float32)).resize((s, s), Image.Resampling.BILINEAR))

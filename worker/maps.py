@@ -42,7 +42,8 @@ def write_maps(img: Image.Image, folder: Path, det: Any = None) -> list[dict[str
     cannot give one (no 4-D feature layer) is logged and skipped, never a failed analysis.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    made = [("ela", forensics.ela_map(img)), ("noise", forensics.noise_map(img))]
+    src = forensics.analysis_copy(img)  # once for both maps
+    made = [("ela", forensics.ela_map(src)), ("noise", forensics.noise_map(src))]
     if det is not None:
         try:
             made.append(("attention", attention_overlay_map(det, img)))

@@ -33,9 +33,18 @@ MAP_LABELS = {
 }
 
 
-def _prepare(img: Image.Image) -> Image.Image:
+def analysis_copy(img: Image.Image) -> Image.Image:
+    """The upright RGB copy (long side <= ANALYSIS_MAX_SIDE) both maps work on; prepare it once for both.
+
+    A cheap integer box reduction comes first, so the Lanczos step works on at most twice the final size.
+    """
+    if img.mode == "RGB" and max(img.size) <= ANALYSIS_MAX_SIDE:
+        return img
     img = ImageOps.exif_transpose(img) if hasattr(img, "getexif") else img
     img = img.convert("RGB")
+    factor = max(img.size) // (2 * ANALYSIS_MAX_SIDE)
+    if factor >= 2:
+        img = img.reduce(factor)
     if max(img.size) > ANALYSIS_MAX_SIDE:
         img = img.copy()
         img.thumbnail((ANALYSIS_MAX_SIDE, ANALYSIS_MAX_SIDE), Image.Resampling.LANCZOS)
@@ -54,7 +63,7 @@ def _to_map(values: np.ndarray) -> Image.Image:
 
 def ela_map(img: Image.Image, quality: int = ELA_QUALITY) -> Image.Image:
     """Error level analysis map (RGB): per-pixel difference from a JPEG re-save, amplified."""
-    src = _prepare(img)
+    src = analysis_copy(img)
     buf = BytesIO()
     src.save(buf, "JPEG", quality=quality)
     buf.seek(0)
@@ -65,6 +74,6 @@ def ela_map(img: Image.Image, quality: int = ELA_QUALITY) -> Image.Image:
 
 def noise_map(img: Image.Image) -> Image.Image:
     """Noise residual map (greyscale): luminance minus its 3x3 median, amplified."""
-    grey = _prepare(img).convert("L")
+    grey = analysis_copy(img).convert("L")
     residual = np.abs(np.asarray(grey, dtype=np.int16) - np.asarray(grey.filter(ImageFilter.MedianFilter(3)), dtype=np.int16))
     return _to_map(residual.astype(np.float32))
