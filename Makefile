@@ -10,11 +10,11 @@ test:           ## set up as `run` does, then run the whole test suite
 setup:
 	scripts/setup.sh
 
-train:          ## retrain the shipped detector from ../shared/datasets
-	scripts/setup.sh --test && .venv/bin/python -m models.train
+train:          ## retrain the shipped detector from ../shared/datasets (about 55 min on 2 cores)
+	scripts/setup.sh --test && nice -n 10 .venv/bin/python -m models.train
 
 evaluate:       ## make evaluate DIR=folder-with-real-and-fake
-	scripts/setup.sh --test && .venv/bin/python -m models.evaluate $(DIR)
+	scripts/setup.sh --test && .venv/bin/python -m models.evaluate $(DIR) --robustness --plot roc.png
 
 bench:          ## service vs raw model benchmark (issue 7): writes benchmarks/results/latest.json
 	scripts/setup.sh --test && .venv/bin/python -m benchmarks.run
