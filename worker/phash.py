@@ -5,15 +5,14 @@ re-compression and resizing, and near-identical images differ in a few of its 64
 """
 from __future__ import annotations
 
+import numpy as np
 from PIL import Image
 
 
 def dhash(img: Image.Image) -> str:
     """16 hex digits: for each of 8 rows, whether each of 8 pixels is brighter than its right neighbour."""
-    small = img.convert("L").resize((9, 8), Image.Resampling.LANCZOS)
-    px = list(small.getdata())
+    px = np.asarray(img.convert("L").resize((9, 8), Image.Resampling.LANCZOS), dtype=np.int16)
     bits = 0
-    for row in range(8):
-        for col in range(8):
-            bits = (bits << 1) | (px[row * 9 + col] > px[row * 9 + col + 1])
+    for brighter in (px[:, :-1] > px[:, 1:]).flatten():
+        bits = (bits << 1) | int(brighter)
     return f"{bits:016x}"
