@@ -27,15 +27,20 @@ PY=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then
   "$PY" -m venv .venv || { sudo_ apt-get install -y -qq python3-venv >/dev/null && "$PY" -m venv .venv; }
 fi
-reqs=(requirements.txt requirements-nodeps.txt)
-(( want_test )) && reqs+=(requirements-train.txt)
-stamp=".venv/.installed-$(cat "${reqs[@]}" pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)"
-if [[ ! -f $stamp ]]; then
+base_stamp=".venv/.installed-base-$(cat requirements.txt requirements-nodeps.txt pyproject.toml | sha256sum | cut -c1-16)"
+if [[ ! -f $base_stamp ]]; then
   echo "setup: installing Python requirements into .venv" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
   # packages whose declared dependencies would pull in a multi-GB torch the service does not use
-  [[ -f requirements-nodeps.txt ]] && .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
-  (( want_test )) && [[ -f requirements-train.txt ]] && .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-train.txt
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
-  rm -f .venv/.installed-*; touch "$stamp"
+  rm -f .venv/.installed-base-*; touch "$base_stamp"
+fi
+if (( want_test )); then
+  test_stamp=".venv/.installed-train-$(sha256sum requirements-train.txt | cut -c1-16)"
+  if [[ ! -f $test_stamp ]]; then
+    echo "setup: installing the training extras (CPU torch) used by the tests" >&2
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-train.txt
+    rm -f .venv/.installed-train-*; touch "$test_stamp"
+  fi
 fi

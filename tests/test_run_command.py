@@ -1,0 +1,66 @@
+"""`make run` as a user runs it: Redis started when none answers, worker and web up, Ctrl-C stops what it started."""
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import requests
+
+from shared.redis_check import ping
+from tests.conftest import camera_like_jpeg
+from tests.live import ROOT, free_port
+
+pytestmark = pytest.mark.slow
+
+
+def test_run_script_serves_a_verdict_and_ctrl_c_stops_everything(tmp_path):
+    port, redis_port = free_port(), free_port()
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    assert not ping(redis_url)
+    env = dict(os.environ, DATA_DIR=str(tmp_path / "data"), PORT=str(port), REDIS_URL=redis_url,
+               WEB_WORKERS="1", PYTHONUNBUFFERED="1")
+    for name in ("DATABASE_URL", "UPLOAD_DIR", "CELERY_QUEUE", "SECRET_KEY"):
+        env.pop(name, None)
+    log = open(tmp_path / "run.log", "w+")
+    # its own process group, as a terminal gives it; Ctrl-C is SIGINT to that whole group
+    proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert proc.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+            time.sleep(1)
+        else:
+            pytest.fail("service not ready:\n" + (tmp_path / "run.log").read_text()[-3000:])
+        assert ping(redis_url), "run.sh should have started its own Redis"
+        photo = camera_like_jpeg(tmp_path / "p.jpg")
+        sub = requests.post(base + "/api/v1/analyses", files={"file": ("p.jpg", io.BytesIO(photo.read_bytes()))},
+                            timeout=10).json()
+        deadline = time.monotonic() + 120
+        while (body := requests.get(base + sub["status_url"], timeout=5).json())["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        assert body["status"] == "done" and body["verdict"] in ("real", "uncertain", "fake")
+        assert (tmp_path / "data" / "deepfake.db").exists()
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("run.sh did not stop on Ctrl-C")
+    time.sleep(1)
+    left = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert not left, f"processes left running: {left}"
+    assert not ping(redis_url), "the Redis it started is still running"
+    assert "running at" in (tmp_path / "run.log").read_text()
