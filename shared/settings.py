@@ -49,6 +49,7 @@ class Settings:
     exiftool_timeout: int = 30
     page_size: int = 20
     require_api_key: bool = False
+    web_ui: bool = True
     rate_limit_per_minute: int = 120
     max_batch_files: int = 1000
     max_batch_mb: int = 1024
@@ -78,6 +79,7 @@ class Settings:
             "exiftool_timeout": int(env("EXIFTOOL_TIMEOUT", cls.exiftool_timeout)),
             "page_size": int(env("PAGE_SIZE", cls.page_size)),
             "require_api_key": env("REQUIRE_API_KEY", "false").lower() in ("1", "true", "yes"),
+            "web_ui": env("WEB_UI", "true").lower() in ("1", "true", "yes"),
             "rate_limit_per_minute": int(env("RATE_LIMIT_PER_MINUTE", cls.rate_limit_per_minute)),
             "max_batch_files": int(env("MAX_BATCH_FILES", cls.max_batch_files)),
             "max_batch_mb": int(env("MAX_BATCH_MB", cls.max_batch_mb)),
@@ -119,6 +121,6 @@ class Settings:
 ENV_VARS = (
     "APP_ENV", "DATA_DIR", "DATABASE_URL", "REDIS_URL", "UPLOAD_DIR", "MODEL_PATH", "CELERY_QUEUE",
     "MAX_UPLOAD_MB", "MAX_IMAGE_PIXELS", "TASK_SOFT_TIME_LIMIT", "EXIFTOOL_TIMEOUT", "PAGE_SIZE", "SECRET_KEY",
-    "REQUIRE_API_KEY", "RATE_LIMIT_PER_MINUTE", "MAX_BATCH_FILES", "MAX_BATCH_MB", "BATCH_CHUNK",
+    "REQUIRE_API_KEY", "WEB_UI", "RATE_LIMIT_PER_MINUTE", "MAX_BATCH_FILES", "MAX_BATCH_MB", "BATCH_CHUNK",
     "WEBHOOK_RETRY_BASE_S", "RETENTION_DAYS", "VISIBILITY_TIMEOUT", "SWEEP_INTERVAL_S",
 )

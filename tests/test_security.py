@@ -97,3 +97,13 @@ def test_secret_key_is_required_in_production(monkeypatch, tmp_path):
     generated = Settings.from_env(data_dir=tmp_path).secret_key
     assert len(generated) == 64 and Settings.from_env(data_dir=tmp_path).secret_key == generated
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_web_ui_can_be_turned_off(overrides):
+    from web import create_app
+
+    app = create_app(overrides | {"web_ui": False})
+    client = app.test_client()
+    assert client.get("/").status_code == 403 and client.get("/history").status_code == 403
+    assert client.get("/api/v1/analyses").status_code == 200
+    app.extensions["db_engine"].dispose()

@@ -17,6 +17,16 @@ def _settings():
     return current_app.config["SETTINGS"]
 
 
+@bp.before_request
+def _ui_enabled():
+    """WEB_UI=false turns the pages (the keyless local user's interface) off; the API stays."""
+    if not _settings().web_ui:
+        return render_template("error.html", status=403,
+                               message="The web interface is turned off on this server (WEB_UI=false); use the API "
+                                       "with a key."), 403
+    return None
+
+
 @bp.get("/")
 def index():
     """The upload page."""

@@ -39,14 +39,28 @@ class Sweeper(threading.Thread):
         self.engine = make_engine(settings.database_url)  # own engine: the main process never forks after this
         self.sessions = make_sessionmaker(self.engine)
         self.redis = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        self.last_purge = -3600.0
 
     def run(self) -> None:
         while True:
             try:
                 self.sweep_once()
+                self.purge_if_due()
             except Exception:  # the broker or the database is down: try again next round
                 log.warning("sweep failed; retrying in %.0f s", self.settings.sweep_interval_s, exc_info=True)
             time.sleep(self.settings.sweep_interval_s)
+
+    def purge_if_due(self) -> None:
+        """With RETENTION_DAYS set, delete old uploads and maps (verdicts stay) about once an hour."""
+        if self.settings.retention_days <= 0 or time.monotonic() - self.last_purge < 3600:
+            return
+        from shared import cleanup
+
+        self.last_purge = time.monotonic()
+        with self.sessions() as session:
+            n = cleanup.purge_older_than(session, self.settings.upload_dir, self.settings.retention_days)
+        if n:
+            log.info("retention: purged the files of %d analyses", n)
 
     def sweep_once(self) -> int:
         """One round: heartbeat, then re-enqueue whatever was lost. Returns how many were enqueued."""

@@ -1,0 +1,67 @@
+"""The worker's sweeper: which analyses it re-enqueues, its heartbeat, and hourly retention."""
+from __future__ import annotations
+
+import ast
+import json
+from datetime import timedelta
+
+import redis
+from celery import Celery
+
+from shared import heartbeat, storage
+from shared.models import Analysis, Status, utcnow
+from shared.settings import Settings
+from tests.conftest import REDIS_URL
+from worker.sweep import Sweeper, epoch_key
+
+
+def _sweeper(overrides, **extra) -> Sweeper:
+    settings = Settings.from_env(**(overrides | extra))
+    return Sweeper(settings, Celery("test", broker=settings.redis_url, set_as_current=False), hostname="h1")
+
+
+def _add(app, **fields) -> str:
+    a = Analysis(filename="x.jpg", sha256=fields.pop("sha256", "ab" * 32), media_type="image/jpeg", size_bytes=1,
+                 **fields)
+    with app.extensions["db_sessionmaker"]() as s:
+        s.add(a)
+        s.commit()
+    return a.id
+
+
+def _queued_ids(queue: str) -> list[str]:
+    messages = [json.loads(m) for m in redis.Redis.from_url(REDIS_URL).lrange(queue, 0, -1)]
+    return [ast.literal_eval(m["headers"]["argsrepr"])[0] for m in messages]
+
+
+def test_sweep_requeues_lost_work_only(app, overrides):
+    old = utcnow() - timedelta(minutes=10)
+    never_published = _add(app, status=Status.QUEUED, created_at=old)
+    published = _add(app, status=Status.QUEUED, created_at=old, enqueued_at=old)
+    stuck = _add(app, status=Status.RUNNING, created_at=old, started_at=old - timedelta(hours=1), enqueued_at=old)
+    _add(app, status=Status.DONE, created_at=old)
+    sweeper = _sweeper(overrides)
+    client = redis.Redis.from_url(REDIS_URL)
+    client.set(epoch_key(sweeper.settings), "now")  # the broker kept its data
+    assert sweeper.sweep_once() == 2
+    assert sorted(_queued_ids(overrides["queue"])) == sorted([never_published, stuck])
+    assert heartbeat.alive(client, overrides["queue"]) == ["h1"]
+    client.delete(epoch_key(sweeper.settings))  # the broker lost everything: all unfinished go again
+    assert sweeper.sweep_once() == 3 and published in _queued_ids(overrides["queue"])
+    client.delete(epoch_key(sweeper.settings))
+    sweeper.engine.dispose()
+
+
+def test_retention_purge_runs_from_the_sweeper(app, overrides):
+    sha = "cd" * 32
+    path = storage.path_for(app.config["SETTINGS"].upload_dir, sha)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"x")
+    analysis_id = _add(app, sha256=sha, status=Status.DONE, verdict="real", created_at=utcnow() - timedelta(days=9))
+    sweeper = _sweeper(overrides, retention_days=7)
+    sweeper.purge_if_due()
+    assert not path.exists()
+    with app.extensions["db_sessionmaker"]() as s:
+        kept = s.get(Analysis, analysis_id)
+        assert kept.verdict == "real" and kept.purged_at is not None
+    sweeper.engine.dispose()
