@@ -49,10 +49,10 @@ class Thresholds:
 
 
 # model_*: placeholders; the detector's sidecar supplies its measured operating points.
-# meta_*: measured on ../shared/samples with worker/signals/metadata.py: camera originals
-# (camera-exif gps, exif-org, hdr, mobile, heic) 26 of 30 >= 0.7, none <= 0.25, median 0.88;
-# camera files re-saved by GIMP/Photoshop 2 of 20 >= 0.7, 3 <= 0.25, median 0.61; generator
-# files (metadata stripped to their chunks) all 0.30 = "mid", so metadata never decides them.
+# meta_*: measured on ../shared/samples (scripts/measure_metadata_scores.py; docs/evidence.md):
+# camera originals 26 of 31 >= 0.7, none <= 0.25, median 0.85; camera files re-saved by
+# GIMP/Photoshop 1 of 20 >= 0.7, 3 <= 0.25, median 0.53; generator files (metadata stripped to
+# their chunks) all 0.30 = "mid", so metadata never decides them.
 DEFAULT_THRESHOLDS = Thresholds()
 
 
