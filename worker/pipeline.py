@@ -19,6 +19,7 @@ from shared.verdict import DEFAULT_THRESHOLDS, fuse
 from worker import decode, exif, maps, phash
 from worker.errors import AnalysisError
 from worker.signals.metadata import metadata_score, thumbnail_size
+from worker.signals import forensics
 from worker.signals.provenance import provenance_evidence
 from worker.signals.watermark import watermark_evidence
 
@@ -76,7 +77,11 @@ class _Prepared:
     """One file after decoding and the metadata/provenance signals, waiting for the model."""
 
     tags: dict[str, Any]
-    img: Any
+    width: int
+    height: int
+    variants: dict[str, Any]  # the model's inputs: the normalised image and its robustness variants
+    map_src: Any  # the <= 2048 px copy the thumbnail and maps are drawn from
+    phash: str
     meta_score: float
     meta_evidence: list[Evidence]
     evidence: list[Evidence]
@@ -100,27 +105,31 @@ def _prepare(path: Path, res: Resources) -> _Prepared:
     meta_score, meta_evidence = metadata_score(tags, thumbnail_size(str(path)))
     evidence: list[Evidence] = provenance_evidence(str(path), tags, img) + watermark_evidence(img)
     timings["provenance_s"] = time.perf_counter() - t
-    return _Prepared(tags, img, meta_score, meta_evidence, evidence, timings)
+    # Keep only what the later steps need, not the full-resolution image (36 MB at 12 MP, times a chunk).
+    from worker.detector import perturbed
+
+    variants = perturbed(img, res.detector.input_size)
+    return _Prepared(tags, img.width, img.height, variants, forensics.analysis_copy(img), phash.dhash(img),
+                     meta_score, meta_evidence, evidence, timings)
 
 
-def _robustness_scores(det, imgs: list) -> list[tuple[float, list[dict]]]:  # noqa: ANN001
+def _robustness_scores(det, variant_sets: list[dict]) -> list[tuple[float, list[dict]]]:  # noqa: ANN001
     """Per image: the fake probability (mean over all its crops) and the robustness line, in one forward pass.
 
     The line re-scores the centre crop as uploaded and after JPEG q90/q75/q50 and 0.75x/0.5x down-scaling:
     six crops instead of six full crop sets (measured: 22 forward passes an upload down to 10).
     """
     from models.preprocess import centre_crop
-    from worker.detector import PERTURBATIONS, perturbed
+    from worker.detector import PERTURBATIONS
 
     crop_sets = []
-    for img in imgs:
-        variants = perturbed(img, det.input_size)
+    for variants in variant_sets:
         crop_sets.append(det.crops(variants["original"]))
         crop_sets.extend(centre_crop(variants[k], det.input_size)[None] for k in PERTURBATIONS)
     flat = det.score_crop_sets(crop_sets)
     n = 1 + len(PERTURBATIONS)
     out = []
-    for i in range(len(imgs)):
+    for i in range(len(variant_sets)):
         scores = flat[i * n:(i + 1) * n]
         out.append((scores[0], [{"perturbation": k, "fake_probability": p, "crop": "centre"}
                                 for k, p in zip(PERTURBATIONS, scores[1:])]))
@@ -141,7 +150,7 @@ def analyze_files(paths: list[Path], res: Resources,
     if ready:
         det = res.detector
         t = time.perf_counter()
-        all_scores = _robustness_scores(det, [p.img for _, p in ready])
+        all_scores = _robustness_scores(det, [p.variants for _, p in ready])
         model_s = (time.perf_counter() - t) / len(ready)
         for (i, prep), (p_fake, line) in zip(ready, all_scores):
             prep.timings["model_s"] = model_s
@@ -163,16 +172,16 @@ def analyze_file(path: Path, res: Resources, derived_dir: Path | None = None) ->
 def _finish(prep: _Prepared, p_fake: float, scores: list[dict], det,  # noqa: ANN001
             derived_dir: Path | None) -> Outcome:
     """Model evidence, maps and the fused verdict for one prepared file."""
-    img, evidence, timings = prep.img, list(prep.evidence), prep.timings
+    evidence, timings = list(prep.evidence), prep.timings
     p_fake = float(p_fake)
     thresholds = dataclasses.replace(DEFAULT_THRESHOLDS, model_fake=det.thresholds["fake"],
                                      model_real=det.thresholds["real"])
     # Below the model's input size the crops are upscaled and the score is unreliable (measured: 3 of 15
     # real photos at 128 px called fake, none at 224 px), so it is reported but does not vote.
-    too_small = min(img.size) < det.input_size
+    too_small = min(prep.width, prep.height) < det.input_size
     if too_small:
         evidence.append(item("model", f"detector {det.version[:12]}", round(p_fake, 4), "neutral",
-                             f"the image is only {img.width}x{img.height}: too small for the detector, which needs "
+                             f"the image is only {prep.width}x{prep.height}: too small for the detector, which needs "
                              f"{det.input_size} px on the short side; its score is shown but not used"))
     else:
         evidence.append(_model_evidence(det.version, p_fake, thresholds))
@@ -182,8 +191,8 @@ def _finish(prep: _Prepared, p_fake: float, scores: list[dict], det,  # noqa: AN
     map_info: list[dict[str, str]] = []
     if derived_dir is not None:
         t = time.perf_counter()
-        decode.thumbnail(img, derived_dir / "thumbnail.jpg")
-        map_info = maps.write_maps(img, derived_dir, det)
+        decode.thumbnail(prep.map_src, derived_dir / "thumbnail.jpg")
+        map_info = maps.write_maps(prep.map_src, derived_dir, det)
         evidence.extend(item("forensic_map", m["name"], m["title"], "neutral", m["label"]) for m in map_info)
         timings["maps_s"] = time.perf_counter() - t
 
@@ -193,12 +202,12 @@ def _finish(prep: _Prepared, p_fake: float, scores: list[dict], det,  # noqa: AN
         "verdict": verdict.label, "reasons": verdict.reasons, "fake_probability": p_fake,
         "metadata_score": prep.meta_score, "model_version": det.version, "evidence": evidence,
         "robustness": scores, "thresholds": dataclasses.asdict(thresholds), "maps": map_info,
-        "image": {"width": img.width, "height": img.height}, "timings": {k: round(v, 4) for k, v in timings.items()},
+        "image": {"width": prep.width, "height": prep.height}, "timings": {k: round(v, 4) for k, v in timings.items()},
     }
     has_provenance = any(e["kind"] in PROVENANCE_KINDS and (e["kind"] != "watermark" or e["effect"] == "fake")
                          for e in evidence)
-    return Outcome(verdict.label, verdict.reasons, p_fake, prep.meta_score, det.version, img.width, img.height,
-                   evidence, exif.group(prep.tags), result, phash.dhash(img), has_provenance)
+    return Outcome(verdict.label, verdict.reasons, p_fake, prep.meta_score, det.version, prep.width, prep.height,
+                   evidence, exif.group(prep.tags), result, prep.phash, has_provenance)
 
 
 def _model_evidence(version: str, p: float, th) -> Evidence:  # noqa: ANN001
