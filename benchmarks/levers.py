@@ -47,7 +47,7 @@ def attention_eager(det, img: Image.Image) -> np.ndarray:
     import keras
     import tensorflow as tf
 
-    from worker.detector import _last_feature_layer
+    from worker.detector import _last_feature_layer, stitch_cams
 
     base = np.asarray(preprocess.normalise(img, det.input_size))
     h, w = base.shape[:2]
@@ -61,13 +61,7 @@ def attention_eager(det, img: Image.Image) -> np.ndarray:
     grads = tape.gradient(score, feats)
     weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
     cams = tf.nn.relu(tf.reduce_sum(weights * feats, axis=-1)).numpy()
-    acc, cnt = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
-    for cam, (x, y) in zip(cams, boxes):
-        up = np.asarray(Image.fromarray(cam.astype(np.float32)).resize((s, s), Image.Resampling.BILINEAR))
-        acc[y:y + s, x:x + s] += up
-        cnt[y:y + s, x:x + s] += 1
-    heat = acc / np.maximum(cnt, 1)
-    return (heat / heat.max()).astype(np.float32) if heat.max() > 0 else heat
+    return stitch_cams(cams, boxes, (h, w), s)
 
 
 def _one(p: str, res, fwd, tmp: Path) -> tuple[dict, np.ndarray]:

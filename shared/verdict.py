@@ -56,6 +56,15 @@ class Thresholds:
 DEFAULT_THRESHOLDS = Thresholds()
 
 
+def band(fake_probability: float, t: Thresholds = DEFAULT_THRESHOLDS) -> str:
+    """Which side of the model's thresholds a probability falls: "fake", "real" or "between"."""
+    if fake_probability >= t.model_fake:
+        return "fake"
+    if fake_probability <= t.model_real:
+        return "real"
+    return "between"
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Three-state label and its human reasons, most important first."""
@@ -95,14 +104,11 @@ def fuse(
         meta_band, meta_reason = "mid", f"metadata is inconclusive (score {metadata_score:.2f})"
     real_support = meta_band == "high" or bool(real_prov)
 
-    if fake_probability is None:
-        model_band, model_reason = None, "detector result unavailable"
-    elif fake_probability >= t.model_fake:
-        model_band, model_reason = "fake", f"detector says AI-generated (p={fake_probability:.2f})"
-    elif fake_probability <= t.model_real:
-        model_band, model_reason = "real", f"detector says real photo (p={fake_probability:.2f})"
-    else:
-        model_band, model_reason = "between", f"detector is unsure (p={fake_probability:.2f})"
+    model_band = None if fake_probability is None else band(fake_probability, t)
+    model_reason = {None: "detector result unavailable",
+                    "fake": f"detector says AI-generated (p={fake_probability or 0:.2f})",
+                    "real": f"detector says real photo (p={fake_probability or 0:.2f})",
+                    "between": f"detector is unsure (p={fake_probability or 0:.2f})"}[model_band]
 
     extra = [e["reason"] for e in weak_fake] + [e["reason"] for e in real_prov]
     no_proof = "no provenance found; absence of provenance is not proof of authenticity"

@@ -205,8 +205,12 @@ def attention_map(det: Detector, img: Image.Image) -> np.ndarray:
     s = det.input_size
     boxes = preprocess.crop_boxes(w, h, s)
     crops = np.stack([base[y:y + s, x:x + s] for x, y in boxes]).astype(np.float32)
-    cams = det.gradcam()(crops).numpy()
-    acc, cnt = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
+    return stitch_cams(det.gradcam()(crops).numpy(), boxes, (h, w), s)
+
+
+def stitch_cams(cams: np.ndarray, boxes: list[tuple[int, int]], shape: tuple[int, int], s: int) -> np.ndarray:
+    """Per-crop CAMs upsampled into place, overlaps averaged, scaled to [0, 1]."""
+    acc, cnt = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
     for cam, (x, y) in zip(cams, boxes):
         up = np.asarray(Image.fromarray(cam.astype(np.float32)).resize((s, s), Image.Resampling.BILINEAR))
         acc[y:y + s, x:x + s] += up

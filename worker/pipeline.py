@@ -15,7 +15,7 @@ from typing import Any
 from shared.evidence import Evidence, item
 from shared.images import sniff_file
 from shared.settings import Settings
-from shared.verdict import DEFAULT_THRESHOLDS, fuse
+from shared.verdict import DEFAULT_THRESHOLDS, band, fuse
 from worker import decode, exif, maps, phash
 from worker.errors import AnalysisError
 from worker.signals.metadata import metadata_score, thumbnail_size
@@ -211,21 +211,17 @@ def _finish(prep: _Prepared, p_fake: float, scores: list[dict], det,  # noqa: AN
 
 
 def _model_evidence(version: str, p: float, th) -> Evidence:  # noqa: ANN001
-    if p >= th.model_fake:
-        effect, reason = "fake", f"the detector gives {p:.0%} probability of AI generation"
-    elif p <= th.model_real:
-        effect, reason = "real", f"the detector gives only {p:.0%} probability of AI generation"
-    else:
-        effect, reason = "neutral", f"the detector is undecided ({p:.0%} probability of AI generation)"
+    effect, reason = {
+        "fake": ("fake", f"the detector gives {p:.0%} probability of AI generation"),
+        "real": ("real", f"the detector gives only {p:.0%} probability of AI generation"),
+        "between": ("neutral", f"the detector is undecided ({p:.0%} probability of AI generation)"),
+    }[band(p, th)]
     return item("model", f"detector {version[:12]}", round(p, 4), effect, reason)
 
 
 def _robustness_evidence(scores: list[dict], th) -> Evidence:  # noqa: ANN001
     """A verdict that flips under re-compression or down-scaling is not one to trust."""
-    def side(p: float) -> str:
-        return "fake" if p >= th.model_fake else "real" if p <= th.model_real else "uncertain"
-
-    sides = {s["perturbation"]: side(s["fake_probability"]) for s in scores}
+    sides = {s["perturbation"]: band(s["fake_probability"], th) for s in scores}
     original = sides.get("original")
     flipped = sorted(k for k, v in sides.items() if v != original)
     if not flipped:
