@@ -80,7 +80,7 @@ class _Prepared:
     width: int
     height: int
     variants: dict[str, Any]  # the model's inputs: the normalised image and its robustness variants
-    map_src: Any  # the <= 2048 px copy the thumbnail and maps are drawn from
+    map_src: Any  # the copy the thumbnail and maps are drawn from (forensics.analysis_copy)
     phash: str
     meta_score: float
     meta_evidence: list[Evidence]
