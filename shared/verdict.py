@@ -105,7 +105,7 @@ def fuse(
     real_support = meta_band == "high" or bool(real_prov)
 
     model_band = None if fake_probability is None else band(fake_probability, t)
-    model_reason = {None: "detector result unavailable",
+    model_reason = {None: "detector result not used (none, or the image is too small for it)",
                     "fake": f"detector says AI-generated (p={fake_probability or 0:.2f})",
                     "real": f"detector says real photo (p={fake_probability or 0:.2f})",
                     "between": f"detector is unsure (p={fake_probability or 0:.2f})"}[model_band]

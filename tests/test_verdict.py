@@ -39,8 +39,8 @@ CASES = [
     (0.35, 0.9, [], "uncertain", "leans real"),
     (0.35, 0.3, [], "uncertain", "no clear lean"),
     # no model: metadata alone is never a verdict
-    (None, 0.95, [], "uncertain", "detector result unavailable"),
-    (None, 0.05, [], "uncertain", "detector result unavailable"),
+    (None, 0.95, [], "uncertain", "detector result not used (none, or the image is too small for it)"),
+    (None, 0.05, [], "uncertain", "detector result not used (none, or the image is too small for it)"),
     # weak fake evidence alone is not decisive
     (0.05, 0.3, [WEAK_FAKE], "uncertain", "leans real"),
 ]
