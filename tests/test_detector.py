@@ -87,10 +87,13 @@ def test_robustness_one_batched_call(tiny, monkeypatch):
     calls = []
     orig = det.predict
     monkeypatch.setattr(det, "predict", lambda b: calls.append(len(b)) or orig(b))
-    out = detector.robustness(det, _img(500, 400))
-    assert [o["perturbation"] for o in out] == list(detector.PERTURBATIONS)
-    assert all(0 <= o["fake_probability"] <= 1 for o in out)
-    assert len(calls) == 1
+    imgs = [_img(500, 400), _img(300, 260, 3)]
+    out = detector.robustness(det, [detector.perturbed(im, det.input_size) for im in imgs])
+    assert len(calls) == 1  # both images, all crops and variants in one forward pass
+    for (p, line), im in zip(out, imgs):
+        assert p == pytest.approx(det.score_images([im])[0], abs=1e-6)  # the verdict's P uses every crop
+        assert [o["perturbation"] for o in line] == list(detector.PERTURBATIONS)
+        assert all(0 <= o["fake_probability"] <= 1 for o in line)
 
 
 def test_evaluate_cli_writes_plot(tiny, tmp_path, capsys):

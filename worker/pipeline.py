@@ -113,29 +113,6 @@ def _prepare(path: Path, res: Resources) -> _Prepared:
                      meta_score, meta_evidence, evidence, timings)
 
 
-def _robustness_scores(det, variant_sets: list[dict]) -> list[tuple[float, list[dict]]]:  # noqa: ANN001
-    """Per image: the fake probability (mean over all its crops) and the robustness line, in one forward pass.
-
-    The line re-scores the centre crop as uploaded and after JPEG q90/q75/q50 and 0.75x/0.5x down-scaling:
-    six crops instead of six full crop sets (measured: 22 forward passes an upload down to 10).
-    """
-    from models.preprocess import centre_crop
-    from worker.detector import PERTURBATIONS
-
-    crop_sets = []
-    for variants in variant_sets:
-        crop_sets.append(det.crops(variants["original"]))
-        crop_sets.extend(centre_crop(variants[k], det.input_size)[None] for k in PERTURBATIONS)
-    flat = det.score_crop_sets(crop_sets)
-    n = 1 + len(PERTURBATIONS)
-    out = []
-    for i in range(len(variant_sets)):
-        scores = flat[i * n:(i + 1) * n]
-        out.append((scores[0], [{"perturbation": k, "fake_probability": p, "crop": "centre"}
-                                for k, p in zip(PERTURBATIONS, scores[1:])]))
-    return out
-
-
 def analyze_files(paths: list[Path], res: Resources,
                   derived_dirs: list[Path | None] | None = None) -> list[Outcome | AnalysisError]:
     """Analyse several files, running the model on all of them as one batch; one Outcome or error each."""
@@ -150,7 +127,9 @@ def analyze_files(paths: list[Path], res: Resources,
     if ready:
         det = res.detector
         t = time.perf_counter()
-        all_scores = _robustness_scores(det, [p.variants for _, p in ready])
+        from worker.detector import robustness
+
+        all_scores = robustness(det, [p.variants for _, p in ready])
         model_s = (time.perf_counter() - t) / len(ready)
         for (i, prep), (p_fake, line) in zip(ready, all_scores):
             prep.timings["model_s"] = model_s
