@@ -5,7 +5,7 @@ from flask import Response, current_app, jsonify, request, stream_with_context, 
 from sqlalchemy import select
 
 from shared.models import Analysis, Batch
-from web import auth, batches, export, params, serialize
+from web import auth, batches, export, params, serialize, services
 from web.api import bp
 from web.db import get_session
 from web.errors import json_error
@@ -36,11 +36,9 @@ def create_batch():
 def list_batches():
     """The caller's batches, newest first."""
     page, per_page = params.paging(request.args, current_app.config["SETTINGS"].page_size)
-    owner = auth.current_key()
-    owner_clause = Batch.api_key_id == owner.id if owner else Batch.api_key_id.is_(None)
     session = get_session()
-    rows = session.scalars(select(Batch).where(owner_clause).order_by(Batch.created_at.desc())
-                           .offset((page - 1) * per_page).limit(per_page))
+    rows = session.scalars(services.owned(select(Batch), auth.current_key(), Batch)
+                           .order_by(Batch.created_at.desc()).offset((page - 1) * per_page).limit(per_page))
     return jsonify({"items": [serialize.batch_summary(b, batches.counts(session, b)) for b in rows],
                     "page": page, "per_page": per_page})
 

@@ -15,7 +15,7 @@ from shared import archive, cleanup
 from shared.models import Analysis, ApiKey, Batch, Status, WebhookDelivery
 from shared.settings import Settings
 from web import queue
-from web.services import enqueue
+from web.services import enqueue, owned
 from web.uploads import UploadError, refused, store
 
 
@@ -104,8 +104,7 @@ def create(session: Session, files: list[FileStorage], settings: Settings, owner
 
 
 def _by_idempotency_key(session: Session, owner: ApiKey | None, key: str) -> Batch | None:
-    owner_clause = Batch.api_key_id == owner.id if owner else Batch.api_key_id.is_(None)
-    return session.scalars(select(Batch).where(owner_clause, Batch.idempotency_key == key)).first()
+    return session.scalars(owned(select(Batch).where(Batch.idempotency_key == key), owner, Batch)).first()
 
 
 def _replay(batch: Batch, digest: str) -> tuple[Batch, bool]:
@@ -115,8 +114,7 @@ def _replay(batch: Batch, digest: str) -> tuple[Batch, bool]:
 
 
 def get(session: Session, batch_id: str, owner: ApiKey | None) -> Batch | None:
-    owner_clause = Batch.api_key_id == owner.id if owner else Batch.api_key_id.is_(None)
-    return session.scalars(select(Batch).where(Batch.id == batch_id, owner_clause)).first()
+    return session.scalars(owned(select(Batch).where(Batch.id == batch_id), owner, Batch)).first()
 
 
 def counts(session: Session, batch: Batch) -> dict[str, int]:

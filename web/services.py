@@ -22,9 +22,9 @@ SORTS = {"created_at": Analysis.created_at, "fake_probability": Analysis.fake_pr
          "filename": Analysis.filename, "verdict": Analysis.verdict}
 
 
-def owned(stmt: Select, owner: ApiKey | None) -> Select:
-    """Restrict a query to what `owner` may see: its own rows; the anonymous user sees anonymous rows."""
-    return stmt.where(Analysis.api_key_id == owner.id if owner else Analysis.api_key_id.is_(None))
+def owned(stmt: Select, owner: ApiKey | None, model: type = Analysis) -> Select:
+    """Restrict a query of `model` rows to what `owner` may see; the anonymous user sees anonymous rows."""
+    return stmt.where(model.api_key_id == owner.id if owner else model.api_key_id.is_(None))
 
 
 def submit(session: Session, file: FileStorage | None, settings: Settings, owner: ApiKey | None = None,

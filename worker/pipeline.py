@@ -1,7 +1,7 @@
 """The analysis pipeline as plain functions: decode → metadata → provenance → model → verdict.
 
-`analyze_file` works on a path and is what the CLI calls; `run_analysis` wraps it for a
-queued analysis: read the row, release the connection, compute, write the result.
+`analyze_file` works on a path and is what the CLI calls; `worker.runner.run_chunk` wraps `analyze_files` for
+queued analyses: read the rows, release the connection, compute, write the results.
 """
 from __future__ import annotations
 

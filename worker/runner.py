@@ -113,16 +113,6 @@ def run_chunk(ids: list[str], res: Resources) -> list[Finished]:
     return finished
 
 
-def run_analysis(analysis_id: str, res: Resources) -> str:
-    """Analyse one queued analysis; returns its final status ("missing" for an unknown id)."""
-    done = run_chunk([analysis_id], res)
-    if done:
-        return done[0].status
-    with sessions(res.settings.database_url)() as session:
-        a = session.get(Analysis, analysis_id)
-        return a.status if a else "missing"
-
-
 def close_finished_batches(settings: Settings, batch_ids: set[str]) -> list[str]:
     """Mark batches whose analyses are all final as finished; returns those this call finished (once each)."""
     closed = []
