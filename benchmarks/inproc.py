@@ -14,7 +14,7 @@ def run(paths: list[str], res, derived_root: Path | None = None) -> dict:
 
     timings: list[dict] = []
     failed: list[str] = []
-    crops = count_crops(res.detector)
+    crops = [count_crops(m) for m in res.detector.members]
     start = time.perf_counter()
     try:
         for i, p in enumerate(paths):
@@ -26,11 +26,12 @@ def run(paths: list[str], res, derived_root: Path | None = None) -> dict:
                 continue
             timings.append(outcome.result["timings"])
     finally:
-        del res.detector.predict  # back to the class's method
+        for m in res.detector.members:
+            del m.predict  # back to the class's method
     wall = time.perf_counter() - start
     ok = len(timings)
     return {"ips": round(ok / wall, 3), "wall_s": round(wall, 2), "n_ok": ok, "failed": failed,
-            "forward_passes_per_upload": round(sum(len(b) for b in crops) / max(ok, 1), 2),
+            "forward_passes_per_upload": round(sum(len(b) for seen in crops for b in seen) / max(ok, 1), 2),
             "stages": stage_summary(timings)}
 
 

@@ -73,7 +73,7 @@ def _one(p: str, res, fwd, tmp: Path) -> tuple[dict, np.ndarray]:
     from worker.signals.source_type import source_type_evidence
     from worker.signals.watermark import watermark_evidence
 
-    det = res.detector
+    det = res.detector.primary  # the content detector: the one with crops at model size and Grad-CAM
     r: dict = {"file": Path(p).name}
     r["decode_ms"], img = _ms(lambda: decode.load_image(Path(p), 10**9), 2)
     r["megapixels"] = round(img.width * img.height / 1e6, 2)
@@ -122,7 +122,7 @@ def _one(p: str, res, fwd, tmp: Path) -> tuple[dict, np.ndarray]:
 def measure(paths: list[str], res, fwd) -> dict:
     """Per-image timings of each lever on `paths` (a handful, spanning the size bands)."""
 
-    det = res.detector
+    det = res.detector.primary  # the content detector: the one with crops at model size and Grad-CAM
     tmp = Path(tempfile.mkdtemp(prefix="bench-levers-"))
     try:
         done = [_one(p, res, fwd, tmp) for p in paths]

@@ -29,34 +29,28 @@ def _progress(done, total, label):
         print(file=sys.stderr)
 
 
-def score_items(det, items, robust: bool = False, centre: bool = False, label="scoring",
-                raw: bool = False) -> dict:
-    """Per-image probabilities for items: {'p': ..., optional 'centre', perturbation names}
-    (with raw, lists of per-crop probability arrays instead)."""
+def score_items(det, items, robust: bool = False, label="scoring") -> dict:
+    """Per-image probabilities through the worker's own path (``Ensemble.score``): 'p' combined,
+    'member:<name>' per detector and, with robust, the combined P of each perturbed version."""
     from worker.detector import PERTURBATIONS, perturbed
 
-    keys = ["p"] + (["centre"] if centre else []) + (list(PERTURBATIONS[1:]) if robust else [])
-    out = {k: [] for k in keys}
+    out: dict[str, list] = {"p": []}
 
     def prep(item):
-        img = preprocess.load_image(item.path)
-        sets = [det.crops(img)]
-        if centre:
-            sets.append(preprocess.inference_crops(img, det.input_size, grid=1))
-        if robust:
-            var = perturbed(img, det.input_size)
-            sets += [det.crops(var[k]) for k in PERTURBATIONS[1:]]
-        return sets
+        return perturbed(preprocess.load_image(item.path), det.input_size)
 
     with ThreadPoolExecutor(2) as ex:
         for start in range(0, len(items), CHUNK):
-            chunk = list(ex.map(prep, items[start:start + CHUNK]))
-            scores = det.score_crop_sets([s for sets in chunk for s in sets], raw=raw)
-            for i in range(len(chunk)):
-                for j, k in enumerate(keys):
-                    out[k].append(scores[i * len(keys) + j])
+            variants = list(ex.map(prep, items[start:start + CHUNK]))
+            for s in det.score(variants):
+                out["p"].append(s.fake_probability)
+                for d in s.detectors:
+                    out.setdefault(f"member:{d['name']}", []).append(d["fake_probability"])
+            if robust:
+                for k in PERTURBATIONS[1:]:
+                    out.setdefault(k, []).extend(det.score_images([v[k] for v in variants]))
             _progress(min(start + CHUNK, len(items)), len(items), label)
-    return out if raw else {k: np.array(v) for k, v in out.items()}
+    return {k: np.array(v) for k, v in out.items()}
 
 
 def summarise(items, p, thresholds) -> dict:
@@ -123,7 +117,8 @@ def main(argv=None) -> int:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dir", nargs="+", help="folder(s) with real/ and/or fake/ subfolders, pooled")
-    ap.add_argument("--model", default=None, help="model file (default $MODEL_PATH or models/detector.keras)")
+    ap.add_argument("--model", default=None, help="ensemble .json or a .keras detector (default $MODEL_PATH or "
+                    "models/ensemble.json)")
     ap.add_argument("--split", choices=["all", "val", "train"], default="all",
                     help="only the held-out (val) or training part of the deterministic split")
     ap.add_argument("--robustness", action="store_true", help="also score JPEG/downscaled variants")
@@ -145,9 +140,11 @@ def main(argv=None) -> int:
     res = summarise(items, s["p"], det.thresholds)
     print_report(res, f"{' '.join(args.dir)} ({args.split})")
     y = np.array([i.label for i in items])
+    res["detectors"] = {k.split(":", 1)[1]: metrics.roc_auc(y, v) for k, v in s.items() if k.startswith("member:")}
+    print("per detector ROC-AUC: " + "  ".join(f"{k} {v:.4f}" for k, v in res["detectors"].items()))
     curves = {"original": (y, s["p"])}
     if args.robustness:
-        res["robustness_auc"] = {k: metrics.roc_auc(y, v) for k, v in s.items()}
+        res["robustness_auc"] = {k: metrics.roc_auc(y, v) for k, v in s.items() if not k.startswith("member:")}
         print("robustness ROC-AUC: " + "  ".join(f"{k} {v:.4f}" for k, v in res["robustness_auc"].items()))
         curves.update({k: (y, s[k]) for k in ("jpeg_q75", "scale_0.5")})
     plot_roc(curves, args.plot)

@@ -19,6 +19,9 @@ MAX_SIDE = 512  # short-side cap applied to the training data; inference applies
 GRID = 2  # at most GRID x GRID crops per image at inference (measured: see models/README.md)
 JPEG_QUALITY = (60, 95)
 DOWNSCALE = (0.5, 1.0)
+PATCH = 128  # the low-level detector's patch: taken at the image's own resolution
+N_PATCHES = 4  # scored per image (the most textured), logits averaged
+TRAIN_PATCHES = 4  # per training draw, among the 2 * TRAIN_PATCHES most textured
 _FILTERS = (Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.LANCZOS)
 
 
@@ -127,3 +130,53 @@ def train_crop(img: Image.Image, rng: np.random.Generator, size: int = INPUT_SIZ
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
     return np.ascontiguousarray(crop)
+
+
+def texture_boxes(arr: np.ndarray, n: int, patch: int = PATCH) -> list[tuple[int, int]]:
+    """Top-left (x, y) of the n most textured patch positions (stride patch/2), most textured first."""
+    g = arr.astype(np.float32).mean(axis=2)
+    # residual energy: |pixel - mean of its 4 neighbours|, summed per patch with an integral image
+    r = np.zeros_like(g)
+    r[1:-1, 1:-1] = np.abs(4 * g[1:-1, 1:-1] - g[:-2, 1:-1] - g[2:, 1:-1] - g[1:-1, :-2] - g[1:-1, 2:])
+    ii = np.pad(r.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    h, w = g.shape
+    step = patch // 2
+    ys = list(range(0, h - patch + 1, step)) or [0]
+    xs = list(range(0, w - patch + 1, step)) or [0]
+    cand = [(ii[y + patch, x + patch] - ii[y, x + patch] - ii[y + patch, x] + ii[y, x], x, y) for y in ys for x in xs]
+    cand.sort(key=lambda c: -c[0])
+    return [(x, y) for _, x, y in cand[:n]]
+
+
+def textured_patches(img: Image.Image, n: int = N_PATCHES, patch: int = PATCH) -> np.ndarray:
+    """uint8 (n, patch, patch, 3): the n most textured patches of the normalised image (repeats if fewer)."""
+    arr = np.asarray(normalise(img, patch))
+    boxes = texture_boxes(arr, n, patch)
+    boxes = (boxes * n)[:n]
+    return np.stack([arr[y:y + patch, x:x + patch] for x, y in boxes])
+
+
+def train_patches(img: Image.Image, rng: np.random.Generator, k: int = TRAIN_PATCHES,
+                  patch: int = PATCH) -> np.ndarray:
+    """k augmented training patches; the same treatment for both classes (see train_crop)."""
+    out = []
+    for _ in range(k):
+        im = random_downscale(normalise(img, patch), rng, patch)
+        if rng.random() < 0.8:
+            im = jpeg(im, rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1))
+        arr = np.asarray(im)
+        boxes = texture_boxes(arr, 2 * k, patch)
+        x, y = boxes[rng.integers(len(boxes))]
+        p = arr[y:y + patch, x:x + patch]
+        out.append(p[:, ::-1] if rng.random() < 0.5 else p)
+    return np.ascontiguousarray(np.stack(out))
+
+
+def scored_crops(kind: str, img: Image.Image, size: int, first_only: bool = False) -> np.ndarray:
+    """The crops a detector scores, by the crop kind its sidecar names: "grid" (content: evenly
+    spaced crops, centre first when only one) or "textured" (traces: the most textured patches)."""
+    if kind == "grid":
+        return inference_crops(img, size, grid=1 if first_only else GRID)
+    if kind == "textured":
+        return textured_patches(img, 1 if first_only else N_PATCHES, size)
+    raise ValueError(f"unknown crop kind {kind!r}")

@@ -41,7 +41,7 @@ class Settings:
     database_url: str = ""
     redis_url: str = "redis://127.0.0.1:6379/0"
     upload_dir: Path = Path()
-    model_path: Path = ROOT / "models" / "detector.keras"
+    model_path: Path = ROOT / "models" / "ensemble.json"
     queue: str = "analyses"
     max_upload_mb: int = 50
     max_image_pixels: int = 100_000_000

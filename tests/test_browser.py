@@ -1,12 +1,13 @@
 """A real headless Chromium (Debian's, driven by Playwright) uploads an image and sees the verdict appear."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import camera_like_jpeg, write_tags
-from tests.live import WebServer, Worker, app_for, isolated
+from tests.live import ROOT, WebServer, Worker, app_for, isolated
 
 pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
@@ -50,6 +51,12 @@ def test_upload_and_watch_the_verdict_appear_without_reload(live, page, tmp_path
     assert page.inner_text("#status") == "done"
     assert page.inner_text("#verdict") in ("real", "uncertain", "fake")
     assert "%" in page.inner_text("#fake-probability")
+    # one card per detector of the shipped ensemble, each with its own score
+    spec = json.loads((ROOT / "models" / "ensemble.json").read_text())
+    cards = page.locator(".detector-card")
+    assert [cards.nth(k).get_attribute("data-detector") for k in range(cards.count())] == \
+        [m["name"] for m in spec["members"]]
+    assert all("%" in cards.nth(k).inner_text() for k in range(cards.count()))
     assert page.locator("#reasons li").count() >= 1
     assert page.locator("#confidence-chart").is_visible()
     assert page.evaluate("typeof Chart") == "function"

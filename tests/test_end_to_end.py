@@ -45,8 +45,14 @@ def test_photo_gets_a_verdict_written_by_the_worker(stack, tmp_path):
     assert body["reasons"], "a verdict comes with its reasons"
     kinds = {e["kind"] for e in body["evidence"]}
     assert {"model", "metadata_score"} <= kinds
-    model_file = ROOT / "models" / "detector.keras"
-    assert body["model_version"] == hashlib.sha256(model_file.read_bytes()).hexdigest()
+    from worker.detector import load
+
+    shipped = load(str(ROOT / "models" / "ensemble.json"))
+    assert body["model_version"] == shipped.version
+    members = body["result"]["detectors"]
+    assert [d["name"] for d in members] == [m.name for m in shipped.members]  # every detector's score is shown
+    assert all(d["version"] == hashlib.sha256((ROOT / "models" / f"{d['name']}.keras").read_bytes()).hexdigest()
+               for d in members)
     assert [s["perturbation"] for s in body["result"]["robustness"]][0] == "original"
     # derived files are served: thumbnail and maps
     assert client.get(f"/analyses/{sub['id']}/files/thumbnail.jpg").status_code == 200

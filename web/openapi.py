@@ -43,7 +43,12 @@ SCHEMAS: dict[str, Any] = {
         "kind": {"enum": ["c2pa", "iptc_digital_source_type", "generator_metadata", "watermark", "metadata_score",
                           "model", "robustness", "forensic_map"]},
         "source": {"type": "string"}, "value": {}, "effect": {"enum": ["fake", "real", "neutral"]},
-        "reason": {"type": "string"}, "weight": {"type": "number"}, "strong": {"type": "boolean"}}},
+        "reason": {"type": "string"}, "weight": {"type": "number"}, "strong": {"type": "boolean"},
+        "detector": {"type": "string", "description": "for a model item: which detector's own score"}}},
+    "DetectorScore": {"type": "object", "required": ["name", "version", "fake_probability", "weight"], "properties": {
+        "name": {"type": "string"}, "version": {"type": "string", "description": "SHA-256 of the detector's file"},
+        "fake_probability": {"type": "number"}, "weight": {"type": "number",
+                                                          "description": "its weight in the combined logit"}}},
     "AnalysisSummary": {"type": "object", "required": ["id", "status", "filename", "sha256", "created_at",
                                                        "status_url"], "properties": {
         "id": {"type": "string"}, "status": {"enum": ["queued", "running", "done", "failed"]},
@@ -59,6 +64,7 @@ SCHEMAS: dict[str, Any] = {
         "model_version": NULLABLE_STR, "error": {"type": "string"}, "purged_at": {"type": "string"},
         "reasons": {"type": "array", "items": {"type": "string"}},
         "evidence": {"type": "array", "items": _ref("Evidence")},
+        "detectors": {"type": "array", "items": _ref("DetectorScore")},
         "result": {"type": "object"},
         "similar": {"type": "array", "items": {"type": "object", "required": ["id", "distance_bits"]}}}}]},
     "AnalysisList": {"type": "object", "required": ["items", "page", "per_page", "total", "pages"], "properties": {

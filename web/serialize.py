@@ -69,6 +69,7 @@ def detail(a: Analysis, private: bool = False) -> dict[str, Any]:
         body["result"] = result
         body["reasons"] = result.get("reasons", [])
         body["evidence"] = result.get("evidence", [])
+        body["detectors"] = result.get("detectors", [])  # each detector's own score, name and version
     return body
 
 

@@ -17,7 +17,8 @@ def _line(record: dict) -> str:
     if "error" in record:
         return f"{record['file']}: error: {record['error']}"
     reasons = "; ".join(record["reasons"][:3])
-    return (f"{record['file']}: {record['verdict']} (fake probability {record['fake_probability']:.3f}, "
+    members = ", ".join(f"{d['name']} {d['fake_probability']:.3f}" for d in record.get("detectors", []))
+    return (f"{record['file']}: {record['verdict']} (fake probability {record['fake_probability']:.3f} [{members}], "
             f"metadata score {record['metadata_score']:.2f}) - {reasons}")
 
 
@@ -38,7 +39,7 @@ def predict(files: list[str], as_json: bool, maps_dir: str | None) -> int:
                 derived = Path(maps_dir) / record["sha256"] if maps_dir else None
                 outcome = analyze_file(path, res, derived_dir=derived)
                 record |= {k: outcome.result[k] for k in ("fake_probability", "metadata_score", "verdict", "reasons",
-                                                           "model_version", "evidence", "robustness")}
+                                                           "model_version", "detectors", "evidence", "robustness")}
             except AnalysisError as exc:
                 record["error"] = str(exc)
                 failed += 1

@@ -1,9 +1,12 @@
-"""Inference wrapper around the Keras detector; the only module that imports TensorFlow/Keras.
+"""The detectors and their ensemble; the only module of the service that imports TensorFlow/Keras.
 
-``load()`` reads the model once per process (after fork) and its sidecar JSON (same path, .json):
-input size, calibration and the three-state thresholds.  Any Keras binary classifier can be
-dropped in (.keras or .h5): its input size comes from ``model.input_shape`` and, without a
-sidecar, default thresholds are used.
+``load()`` reads the ensemble once per process (after fork): ``models/ensemble.json`` names its
+member detectors (Keras files beside it), how their scores combine, and the three-state
+thresholds chosen by source-held-out cross-validation (``models.crossval``). Each member is a
+``Detector``: ``predict(batch)`` of crops -> P(AI-generated), with its own crop kind (content
+grid crops or most-textured patches) read from its sidecar. Any Keras binary classifier can
+still be dropped in (.keras or .h5): it becomes an ensemble of one, its input size taken from
+``model.input_shape`` and, without a sidecar, default thresholds.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import functools
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +23,7 @@ from PIL import Image
 
 from models import preprocess
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "detector.keras"
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "ensemble.json"
 DEFAULT_THRESHOLDS = {"fake": 0.7, "real": 0.3}
 PERTURBATIONS = ("original", "jpeg_q90", "jpeg_q75", "jpeg_q50", "scale_0.75", "scale_0.5")
 BATCH = 32
@@ -39,8 +43,13 @@ def _sigmoid(z):
 
 
 def _logit(p):
-    p = np.clip(p, 1e-7, 1 - 1e-7)
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
     return np.log(p / (1 - p))
+
+
+def mean_logit_probability(p: np.ndarray) -> float:
+    """One image's probability from its crops' probabilities: the mean of their logits, as in training."""
+    return float(_sigmoid(_logit(p).mean()))
 
 
 class Detector:
@@ -50,6 +59,8 @@ class Detector:
         self.model = model
         self.version = version
         self.meta = meta or {}
+        self.name = str(self.meta.get("name") or getattr(model, "name", None) or "detector")
+        self.crop_kind = str(self.meta.get("crops") or "grid")
         shape = model.input_shape
         self.input_size = int(self.meta.get("input_size") or shape[1] or preprocess.INPUT_SIZE)
         self.thresholds = dict(self.meta.get("thresholds") or DEFAULT_THRESHOLDS)
@@ -118,19 +129,19 @@ class Detector:
             self._gradcam = cams
         return self._gradcam
 
-    def crops(self, img: Image.Image) -> np.ndarray:
-        """The crops this detector scores for one image (shared preprocessing)."""
-        return preprocess.inference_crops(img, self.input_size)
+    def crops(self, img: Image.Image, first_only: bool = False) -> np.ndarray:
+        """The crops this detector scores for one image (shared preprocessing, by its crop kind)."""
+        return preprocess.scored_crops(self.crop_kind, img, self.input_size, first_only)
 
     def score_crop_sets(self, crop_sets: list[np.ndarray], raw: bool = False) -> list:
-        """One batched forward pass over several crop sets; mean probability per set
-        (or, with raw, the array of crop probabilities per set)."""
+        """One batched forward pass over several crop sets; per set, the probability of its mean
+        crop logit (or, with raw, the array of crop probabilities per set)."""
         if not crop_sets:
             return []
         p = self.predict(np.concatenate(crop_sets))
         bounds = np.cumsum([0] + [len(c) for c in crop_sets])
         sets = [p[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-        return sets if raw else [float(s.mean()) for s in sets]
+        return sets if raw else [mean_logit_probability(s) for s in sets]
 
     def score_images(self, imgs: list[Image.Image]) -> list[float]:
         """Calibrated P(AI-generated) per image: its crops in one batched pass, averaged."""
@@ -158,25 +169,78 @@ def perturbed(img: Image.Image, size: int = preprocess.INPUT_SIZE) -> dict[str, 
     return out
 
 
-def robustness(det: Detector, variant_sets: list[dict[str, Image.Image]]) -> list[tuple[float, list[dict]]]:
-    """Per image (its ``perturbed`` variants): P(fake) over all its crops, and the robustness line.
+@dataclass
+class Scores:
+    """One image's scores: the combined probability, each member's, and the robustness line."""
 
-    The line re-scores the centre crop as uploaded and after JPEG q90/q75/q50 and 0.75x/0.5x
-    down-scaling: six crops rather than six full crop sets (10 forward passes for a large image, not 22).
-    Everything goes through one batched forward pass.
+    fake_probability: float
+    detectors: list[dict]
+    line: list[dict]
+
+
+class Ensemble:
+    """Member detectors whose logits combine linearly: P = sigmoid(bias + sum w_i * logit(p_i)).
+
+    The thresholds are the ensemble's own (they apply to the combined P). ``primary`` is the
+    member whose attention map the result page shows (the first: the content detector).
     """
-    crop_sets = []
-    for variants in variant_sets:
-        crop_sets.append(det.crops(variants["original"]))
-        crop_sets.extend(preprocess.centre_crop(variants[k], det.input_size)[None] for k in PERTURBATIONS)
-    flat = det.score_crop_sets(crop_sets)
-    n = 1 + len(PERTURBATIONS)
-    out = []
-    for i in range(len(variant_sets)):
-        scores = flat[i * n:(i + 1) * n]
-        out.append((scores[0], [{"perturbation": k, "fake_probability": p, "crop": "centre"}
-                                for k, p in zip(PERTURBATIONS, scores[1:])]))
-    return out
+
+    def __init__(self, members: list[Detector], weights: list[float] | None = None, bias: float = 0.0,
+                 thresholds: dict | None = None, version: str | None = None, meta: dict | None = None):
+        self.members = members
+        self.weights = [float(w) for w in (weights or [1.0 / len(members)] * len(members))]
+        self.bias = float(bias)
+        self.meta = meta or {}
+        th = thresholds or (members[0].thresholds if len(members) == 1 else DEFAULT_THRESHOLDS)
+        self.thresholds = {k: float(th[k]) for k in ("fake", "real")}
+        self.version = version or members[0].version
+        self.primary = members[0]
+        self.input_size = self.primary.input_size
+
+    def combine(self, member_p: list[float]) -> float:
+        """The combined probability from the members' probabilities."""
+        z = self.bias + sum(w * float(_logit(p)) for w, p in zip(self.weights, member_p))
+        return float(_sigmoid(z))
+
+    def score(self, variant_sets: list[dict[str, Image.Image]]) -> list[Scores]:
+        """Per image (its ``perturbed`` variants): every member's P over all its crops, the
+        combined P, and the robustness line, with one batched forward pass per member.
+
+        The line re-scores each member's first crop (the centre crop, the most textured patch) as
+        uploaded and after JPEG q90/q75/q50 and 0.75x/0.5x down-scaling, and combines them: six
+        crops per member rather than six full crop sets.
+        """
+        n = 1 + len(PERTURBATIONS)
+        per_member = []
+        for det in self.members:
+            sets = []
+            for variants in variant_sets:
+                sets.append(det.crops(variants["original"]))
+                sets.extend(det.crops(variants[k], first_only=True) for k in PERTURBATIONS)
+            per_member.append(det.score_crop_sets(sets))
+        out = []
+        for i in range(len(variant_sets)):
+            ms = [flat[i * n:(i + 1) * n] for flat in per_member]
+            detectors = [{"name": d.name, "version": d.version, "fake_probability": m[0], "weight": w}
+                         for d, m, w in zip(self.members, ms, self.weights)]
+            line = [{"perturbation": k, "fake_probability": self.combine([m[1 + j] for m in ms]), "crop": "first"}
+                    for j, k in enumerate(PERTURBATIONS)]
+            out.append(Scores(self.combine([m[0] for m in ms]), detectors, line))
+        return out
+
+    def score_images(self, imgs: list[Image.Image]) -> list[float]:
+        """Combined P(AI-generated) per image (no robustness line)."""
+        per_member = [d.score_images(imgs) for d in self.members]
+        return [self.combine(list(ps)) for ps in zip(*per_member)]
+
+    def verdict(self, p: float) -> str:
+        """'fake' / 'real' / 'uncertain' from the ensemble's thresholds."""
+        return Detector.verdict(self, p)  # type: ignore[arg-type]
+
+
+def robustness(det: Ensemble, variant_sets: list[dict[str, Image.Image]]) -> list[tuple[float, list[dict]]]:
+    """(combined P, robustness line) per image; see ``Ensemble.score``."""
+    return [(s.fake_probability, s.line) for s in det.score(variant_sets)]
 
 
 def read_sidecar(path) -> dict:
@@ -185,16 +249,31 @@ def read_sidecar(path) -> dict:
     return json.loads(side.read_text()) if side.is_file() else {}
 
 
-@functools.lru_cache(maxsize=4)
-def _load(path: str) -> Detector:
+def load_member(path: str) -> Detector:
+    """One Keras detector and its sidecar."""
     import keras
 
     model = keras.models.load_model(path, compile=False)
     return Detector(model, version=file_sha256(path), meta=read_sidecar(path))
 
 
-def load(path: str | None = None) -> Detector:
-    """The detector at path ($MODEL_PATH, else models/detector.keras), loaded once per process."""
+@functools.lru_cache(maxsize=4)
+def _load(path: str) -> Ensemble:
+    if Path(path).suffix != ".json":
+        return Ensemble([load_member(path)])
+    spec = json.loads(Path(path).read_text())
+    members = [load_member(str(Path(path).parent / m["file"])) for m in spec["members"]]
+    h = hashlib.sha256(Path(path).read_bytes())
+    for m in members:
+        h.update(m.version.encode())
+    return Ensemble(members, [m["weight"] for m in spec["members"]], spec.get("bias", 0.0), spec["thresholds"],
+                    version=h.hexdigest(), meta=spec)
+
+
+def load(path: str | None = None) -> Ensemble:
+    """The detectors at path ($MODEL_PATH, else models/ensemble.json), loaded once per process.
+
+    A .json is an ensemble spec; a .keras/.h5 file is a single detector (an ensemble of one)."""
     path = path or os.environ.get("MODEL_PATH") or str(DEFAULT_MODEL)
     return _load(str(Path(path).resolve()))
 

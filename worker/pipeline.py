@@ -127,14 +127,12 @@ def analyze_files(paths: list[Path], res: Resources,
     if ready:
         det = res.detector
         t = time.perf_counter()
-        from worker.detector import robustness
-
-        all_scores = robustness(det, [p.variants for _, p in ready])
+        all_scores = det.score([p.variants for _, p in ready])
         model_s = (time.perf_counter() - t) / len(ready)
-        for (i, prep), (p_fake, line) in zip(ready, all_scores):
+        for (i, prep), scores in zip(ready, all_scores):
             prep.timings["model_s"] = model_s
             try:
-                results[i] = _finish(prep, p_fake, line, det, derived_dirs[i])
+                results[i] = _finish(prep, scores, det, derived_dirs[i])
             except AnalysisError as exc:
                 results[i] = exc
     return results  # type: ignore[return-value]
@@ -148,18 +146,19 @@ def analyze_file(path: Path, res: Resources, derived_dir: Path | None = None) ->
     return result
 
 
-def _finish(prep: _Prepared, p_fake: float, scores: list[dict], det,  # noqa: ANN001
+def _finish(prep: _Prepared, model_scores, det,  # noqa: ANN001 - worker.detector.Scores / Ensemble
             derived_dir: Path | None) -> Outcome:
     """Model evidence, maps and the fused verdict for one prepared file."""
     evidence, timings = list(prep.evidence), prep.timings
-    p_fake = float(p_fake)
+    p_fake, scores = float(model_scores.fake_probability), model_scores.line
     thresholds = dataclasses.replace(DEFAULT_THRESHOLDS, model_fake=det.thresholds["fake"],
                                      model_real=det.thresholds["real"])
     # Below the model's input size the crops are upscaled and the score is unreliable (measured: 3 of 15
     # real photos at 128 px called fake, none at 224 px), so it is reported but does not vote.
     too_small = min(prep.width, prep.height) < det.input_size
+    evidence.extend(_member_evidence(model_scores.detectors))
     if too_small:
-        evidence.append(item("model", f"detector {det.version[:12]}", round(p_fake, 4), "neutral",
+        evidence.append(item("model", f"ensemble {det.version[:12]}", round(p_fake, 4), "neutral",
                              f"the image is only {prep.width}x{prep.height}: too small for the detector, which needs "
                              f"{det.input_size} px on the short side; its score is shown but not used"))
     else:
@@ -171,7 +170,7 @@ def _finish(prep: _Prepared, p_fake: float, scores: list[dict], det,  # noqa: AN
     if derived_dir is not None:
         t = time.perf_counter()
         decode.thumbnail(prep.map_src, derived_dir / "thumbnail.jpg")
-        map_info = maps.write_maps(prep.map_src, derived_dir, det)
+        map_info = maps.write_maps(prep.map_src, derived_dir, det.primary)
         evidence.extend(item("forensic_map", m["name"], m["title"], "neutral", m["label"]) for m in map_info)
         timings["maps_s"] = time.perf_counter() - t
 
@@ -180,6 +179,7 @@ def _finish(prep: _Prepared, p_fake: float, scores: list[dict], det,  # noqa: AN
     result = {
         "verdict": verdict.label, "reasons": verdict.reasons, "fake_probability": p_fake,
         "metadata_score": prep.meta_score, "model_version": det.version, "evidence": evidence,
+        "detectors": model_scores.detectors,
         "robustness": scores, "thresholds": dataclasses.asdict(thresholds), "maps": map_info,
         "image": {"width": prep.width, "height": prep.height}, "timings": {k: round(v, 4) for k, v in timings.items()},
     }
@@ -191,11 +191,19 @@ def _finish(prep: _Prepared, p_fake: float, scores: list[dict], det,  # noqa: AN
 
 def _model_evidence(version: str, p: float, th) -> Evidence:  # noqa: ANN001
     effect, reason = {
-        "fake": ("fake", f"the detector gives {p:.0%} probability of AI generation"),
-        "real": ("real", f"the detector gives only {p:.0%} probability of AI generation"),
-        "between": ("neutral", f"the detector is undecided ({p:.0%} probability of AI generation)"),
+        "fake": ("fake", f"the detectors combined give {p:.0%} probability of AI generation"),
+        "real": ("real", f"the detectors combined give only {p:.0%} probability of AI generation"),
+        "between": ("neutral", f"the detectors combined are undecided ({p:.0%} probability of AI generation)"),
     }[band(p, th)]
-    return item("model", f"detector {version[:12]}", round(p, 4), effect, reason)
+    return item("model", f"ensemble {version[:12]}", round(p, 4), effect, reason)
+
+
+def _member_evidence(detectors: list[dict]) -> list[Evidence]:
+    """One item per detector: its own probability, name and version (the combined item decides)."""
+    return [item("model", f"detector {d['name']} {d['version'][:12]}", round(d["fake_probability"], 4), "neutral",
+                 f"{d['name']} detector: {d['fake_probability']:.0%} probability of AI generation "
+                 f"(weight {d['weight']:.2f} in the combined score)", detector=d["name"])
+            for d in detectors]
 
 
 def _robustness_evidence(scores: list[dict], th) -> Evidence:  # noqa: ANN001

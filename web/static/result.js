@@ -101,6 +101,15 @@
     $("fake-probability").textContent = pct(data.fake_probability);
     $("metadata-score").textContent = data.metadata_score === null ? "n/a" : data.metadata_score.toFixed(2);
     $("model-version").textContent = (data.model_version || "").slice(0, 12);
+    // one card per detector: its own probability, name and version (the combined score decides)
+    $("detectors").replaceChildren(...(r.detectors || []).map((d) => {
+      const card = el("div");
+      card.className = "detector-card";
+      card.dataset.detector = d.name;
+      card.append(el("strong", d.name), el("span", " " + pct(d.fake_probability)),
+        el("small", " v" + (d.version || "").slice(0, 12) + ", weight " + Number(d.weight).toFixed(2)));
+      return card;
+    }));
     const ol = $("reasons");
     ol.replaceChildren(...(data.reasons || []).map((r) => el("li", r)));
     $("verdict-box").hidden = false;
