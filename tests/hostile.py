@@ -1,8 +1,8 @@
 """Hostile files made here, small on disk and expensive to a naive parser (issue 11).
 
-``python -m tests.hostile [NAME ...]`` runs each through the worker's text and stealth readers and the
-decoder in a fresh subprocess and prints its wall time and peak memory (ru_maxrss), so that a change
-can be measured before and after.
+``python -m tests.hostile [NAME ...]`` runs each through the decoder, the detector's normalisation and the
+generator text and stealth readers in a fresh subprocess, and prints its wall time and peak memory
+(ru_maxrss), so that a change can be measured before and after.
 """
 from __future__ import annotations
 
@@ -88,23 +88,34 @@ def tiff(mode: str, size=(320, 240)) -> bytes:
     return buf.getvalue()
 
 
+def sliver(width: int = 20_000) -> bytes:
+    """A width x 1 PNG of about 100 bytes, which the detector's normalisation would make 224 px high."""
+    buf = io.BytesIO()
+    Image.new("RGB", (width, 1), (9, 9, 9)).save(buf, "PNG")
+    return buf.getvalue()
+
+
 FILES = {
     "a1111-quadratic-20k.png": lambda: a1111_quadratic(20_000),
     "a1111-quadratic-200k.png": a1111_quadratic,
     "a1111-exponential.png": a1111_exponential,
     "stealth-bomb-1g.png": stealth_bomb,
     "tiff-I16B.tif": lambda: tiff("I;16B"),
+    "sliver-20000x1.png": sliver,
 }
 
 _PROBE = """
 import resource, sys, time
 t = time.perf_counter()
+from models import preprocess
 from worker import decode
 from worker.errors import AnalysisError
 from worker.signals.generator import generator_evidence
-outcome = "ok"
 try:
     img = decode.load_image(sys.argv[1], 100_000_000)
+    if hasattr(decode, "check_upscale"):
+        decode.check_upscale(img, preprocess.INPUT_SIZE)
+    normalised = preprocess.normalise(img, preprocess.INPUT_SIZE)  # the detector's first step
     items = generator_evidence(sys.argv[1], {}, img)
     outcome = f"ok, {len(items)} generator items"
 except AnalysisError as exc:
@@ -112,12 +123,12 @@ except AnalysisError as exc:
 except Exception as exc:
     outcome = f"crashed: {exc.__class__.__name__}: {exc}"
 print(f"{time.perf_counter() - t:7.2f} s {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:8.0f} MiB  "
-      f"{outcome[:120]}")
+      f"{outcome[:110]}")
 """
 
 
 def measure(names: list[str], folder: Path, timeout: float = 300) -> None:
-    """Print time and peak memory of decode + generator_evidence for each named file."""
+    """Print time and peak memory of decode, the detector's normalisation and generator_evidence per file."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in names or list(FILES):
         path = folder / name

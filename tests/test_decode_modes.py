@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.hostile import tiff
+from tests.hostile import sliver, tiff
 from worker import decode, maps, phash
 from worker.errors import AnalysisError
 from worker.signals import forensics
@@ -50,7 +50,7 @@ def test_wide_greys_keep_their_scale():
 
 def test_a_sliver_is_refused_before_the_detector_blows_it_up(tmp_path):
     path = tmp_path / "sliver.png"
-    Image.new("RGB", (20000, 1), (9, 9, 9)).save(path)  # 100 bytes; 4.4 GB once normalised for the model
+    path.write_bytes(sliver())  # 100 bytes; 4.4 GB once normalised for the model
     img = decode.load_image(path, 100_000_000)
     with pytest.raises(AnalysisError, match="too narrow to analyse"):
         decode.check_upscale(img, 224)

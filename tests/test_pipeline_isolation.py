@@ -1,20 +1,10 @@
 """A file that fails any step of the pipeline fails alone, with the step's reason (issue 11)."""
 from __future__ import annotations
 
-import pytest
-
-from shared.settings import Settings
 from tests.conftest import camera_like_jpeg
 from tests.hostile import a1111_quadratic, stealth_bomb
 from worker.errors import AnalysisError
-from worker.pipeline import Outcome, Resources, analyze_files
-
-
-@pytest.fixture(scope="module")
-def res(tmp_path_factory):
-    r = Resources(Settings.from_env(data_dir=tmp_path_factory.mktemp("isolation")))
-    yield r
-    r.close()
+from worker.pipeline import Outcome, analyze_files
 
 
 def test_each_failing_file_fails_alone_with_its_step(res, tmp_path):
