@@ -7,9 +7,10 @@ EXIF UserComment, the A1111 "stealth" alpha-channel text) is cut at ``TEXT_MAX_B
 decompression of file data goes through ``inflate``, which never produces more than that.
 Pillow's own caps on PNG text (``PngImagePlugin.MAX_TEXT_CHUNK`` per compressed chunk,
 ``MAX_TEXT_MEMORY`` for all text of a file) are set from the same numbers by ``apply_to_pillow``.
-XMP and C2PA are parsed out of process (exiftool, with its time limit) or by c2pa-rs, which reads
-the manifest store from the stored file (itself capped by ``MAX_UPLOAD_MB``); values exiftool
-returns are cut at ``worker.exif.MAX_VALUE_CHARS``.
+Not here: XMP is parsed out of process by exiftool (under its time limit; the values it returns are
+cut at ``worker.exif.MAX_VALUE_CHARS``). C2PA is read in process by c2pa-rs from the stored file
+(itself capped by ``MAX_UPLOAD_MB``); c2pa-rs caps its own Brotli boxes at 10 MiB since its PR #2210
+(not verified for the bundled sdk), and anything it raises fails only that file (worker.pipeline).
 
 Real generator texts are far below the limit: A1111 parameters are a few KiB, ComfyUI workflows
 tens to a few hundred KiB.

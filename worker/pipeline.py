@@ -145,6 +145,7 @@ def analyze_files(paths: list[Path], res: Resources,
     A file that fails any step fails alone with the step's reason; the others are analysed as usual.
     """
     derived_dirs = derived_dirs or [None] * len(paths)
+    det = res.detector  # loaded outside any file's steps: a missing model is not a file's fault
     results: list[Outcome | AnalysisError | None] = [None] * len(paths)
     ready: list[tuple[int, _Prepared]] = []
     for i, path in enumerate(paths):
@@ -153,13 +154,14 @@ def analyze_files(paths: list[Path], res: Resources,
         except AnalysisError as exc:
             results[i] = exc
     if ready:
-        det = res.detector
         t = time.perf_counter()
-        for (i, prep), scored in zip(ready, _scores(det, [p for _, p in ready])):
+        all_scores = _scores(det, [p for _, p in ready])
+        model_s = (time.perf_counter() - t) / len(ready)
+        for (i, prep), scored in zip(ready, all_scores):
             if isinstance(scored, AnalysisError):
                 results[i] = scored
                 continue
-            prep.timings["model_s"] = (time.perf_counter() - t) / len(ready)
+            prep.timings["model_s"] = model_s
             try:
                 with _stage("the verdict and forensic maps"):
                     results[i] = _finish(prep, *scored, det, derived_dirs[i])
