@@ -2,7 +2,7 @@
 
 ``python -m tests.hostile [NAME ...]`` runs each through the decoder, the detector's normalisation and the
 generator text and stealth readers in a fresh subprocess, and prints its wall time and peak memory
-(ru_maxrss), so that a change can be measured before and after.
+(VmHWM), so that a change can be measured before and after.
 """
 from __future__ import annotations
 
@@ -105,7 +105,9 @@ FILES = {
 }
 
 _PROBE = """
-import resource, sys, time
+import sys, time
+def peak_mib():  # this process's own high-water mark (ru_maxrss would include the parent's, kept over exec)
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) / 1024
 t = time.perf_counter()
 from models import preprocess
 from worker import decode
@@ -122,7 +124,7 @@ except AnalysisError as exc:
     outcome = f"failed: {exc}"
 except Exception as exc:
     outcome = f"crashed: {exc.__class__.__name__}: {exc}"
-print(f"{time.perf_counter() - t:7.2f} s {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:8.0f} MiB  "
+print(f"{time.perf_counter() - t:7.2f} s {peak_mib():8.0f} MiB  "
       f"{outcome[:110]}")
 """
 
