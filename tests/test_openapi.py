@@ -4,10 +4,12 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from tests.conftest import make_jpeg
+from tests.conftest import camera_like_jpeg, make_jpeg
+from tests.live import Worker, app_for, isolated, wait_final
 from web.openapi import SPEC
 
 
@@ -54,3 +56,27 @@ def test_real_responses_match_the_document(client):
     check(client.get(f"/api/v1/batches/{batch_id}/results?format=xml"), "/api/v1/batches/{batch_id}/results", "get")
     check(client.delete(f"/api/v1/batches/{batch_id}"), "/api/v1/batches/{batch_id}", "delete")
     check(client.delete(f"/api/v1/analyses/{analysis_id}"), "/api/v1/analyses/{analysis_id}", "delete")
+
+
+@pytest.mark.slow
+def test_a_done_analysis_and_its_batch_match_the_document(database_url, tmp_path):
+    """A real worker finishes the analysis, so the `done` shapes (evidence, result, similar) are checked too."""
+    overrides = isolated(tmp_path, "openapi", database_url)
+    with app_for(overrides) as app:
+        worker = Worker(overrides).wait_ready()
+        try:
+            client = app.test_client()
+            photo = camera_like_jpeg(tmp_path / "camera.jpg").read_bytes()
+            batch = client.post("/api/v1/batches", data={"files": [(io.BytesIO(photo), "camera.jpg")]},
+                                content_type="multipart/form-data").get_json()
+            status_url = client.get(batch["status_url"]).get_json()["items"][0]["status_url"]
+            body = wait_final(lambda url: client.get(url).get_json(), status_url)
+            assert body["status"] == "done", body.get("error") or "".join(worker.log)[-3000:]
+            check(client.get(status_url), "/api/v1/analyses/{analysis_id}", "get")
+            check(client.get(status_url + "?private=true"), "/api/v1/analyses/{analysis_id}", "get")
+            check(client.get("/api/v1/analyses?status=done"), "/api/v1/analyses", "get")
+            check(client.get(batch["status_url"]), "/api/v1/batches/{batch_id}", "get")
+            results = client.get(batch["results_url"] + "?format=json")
+            assert results.status_code == 200 and results.get_json()[0]["verdict"] == body["verdict"]
+        finally:
+            worker.stop()

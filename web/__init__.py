@@ -25,7 +25,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
 
     from web import api_batches, openapi  # noqa: F401 - register their routes on the API blueprint
-    from web import auth, commands, db, errors, queue, security
+    from web import auth, commands, db, errors, params, queue, security
     from web.api import bp as api_bp
     from web.health import bp as health_bp
     from web.pages import bp as pages_bp
@@ -36,6 +36,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     queue.init_app(app)
     csrf.init_app(app)
     security.init_app(app)
+    params.init_app(app)
     errors.init_app(app)
     csrf.exempt(api_bp)  # the API is not used by browser forms
     app.register_blueprint(pages_bp)

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from flask import Flask, request
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest
 
+from shared.models import Batch
 from web.services import SORTS, Filters
 
 VERDICTS = ("real", "uncertain", "fake")
 STATUSES = ("queued", "running", "done", "failed")
 MAX_PAGE = 1_000_000
+IDEMPOTENCY_KEY_MAX = Batch.__table__.c.idempotency_key.type.length  # the column's length, defined once
 
 
 class BadParam(ValueError):
@@ -59,3 +63,26 @@ def paging(args: MultiDict, default: int) -> tuple[int, int]:
     if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= 100:
         raise BadParam(f"page must be between 1 and {MAX_PAGE:,} and per_page between 1 and 100")
     return page, per_page
+
+
+def text_field(value: str | None, name: str, max_length: int | None = None) -> str | None:
+    """A text value from a form or header: no NUL byte (PostgreSQL text cannot hold one), at most max_length."""
+    if value is None:
+        return None
+    if "\x00" in value:
+        raise BadParam(f"{name} must not contain a NUL byte")
+    if max_length is not None and len(value) > max_length:
+        raise BadParam(f"{name} must be at most {max_length} characters")
+    return value
+
+
+def _reject_nul() -> None:
+    """Before every request: a NUL in a path segment or query argument is a 400, before any query runs."""
+    pairs = [*(request.view_args or {}).items(), *request.args.items(multi=True)]
+    for name, value in pairs:
+        if "\x00" in name or "\x00" in str(value):
+            raise BadRequest(f"{name!r} must not contain a NUL byte")
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_reject_nul)
