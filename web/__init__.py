@@ -24,7 +24,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
 
-    from web import api_batches, openapi  # noqa: F401 - register their routes on the API blueprint
+    from web import api_batches, openapi, pages_data  # noqa: F401 - register their routes on their blueprints
     from web import auth, commands, db, errors, params, queue, security
     from web.api import bp as api_bp
     from web.health import bp as health_bp

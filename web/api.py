@@ -39,13 +39,17 @@ def create_analysis():
 @bp.get("/analyses/<analysis_id>")
 def get_analysis(analysis_id: str):
     """Status of one analysis and, when done, its full result."""
-    session = get_session()
-    analysis = services.get_analysis(session, analysis_id, auth.current_key(), with_result=True)
+    analysis = services.get_analysis(get_session(), analysis_id, auth.current_key(), with_result=True)
     if analysis is None:
         return json_error(404, f"no analysis with id {analysis_id!r}")
-    body = serialize.detail(analysis, private=request.args.get("private") == "true")
-    body["similar"] = [serialize.similar(a, d) for a, d in services.similar(session, analysis, auth.current_key())]
-    return jsonify(body)
+    return jsonify(analysis_json(analysis, auth.current_key(), private=request.args.get("private") == "true"))
+
+
+def analysis_json(analysis, owner, private: bool = False) -> dict:
+    """The status body of an analysis with its near-duplicates (the API and the result page's poll)."""
+    body = serialize.detail(analysis, private=private)
+    body["similar"] = [serialize.similar(a, d) for a, d in services.similar(get_session(), analysis, owner)]
+    return body
 
 
 @bp.get("/analyses/<analysis_id>/files/<name>")

@@ -1,7 +1,7 @@
 """JSON API v1: batches of many images, their progress, exports and webhooks."""
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify, request, stream_with_context, url_for
+from flask import Response, current_app, jsonify, request, url_for
 from sqlalchemy import select
 
 from shared.models import Analysis, Batch
@@ -69,11 +69,7 @@ def batch_results(batch_id: str):
     fmt = request.args.get("format", "csv")
     if fmt not in export.FORMATS:
         return json_error(400, "format must be csv, json or jsonl")
-    session = get_session()
-    body = stream_with_context(export.render(export.rows(session, batch), fmt))
-    response = Response(body, mimetype=export.FORMATS[fmt])
-    response.headers["Content-Disposition"] = f'attachment; filename="batch-{batch.id}.{fmt}"'
-    return response
+    return export.response(get_session(), batch, fmt)
 
 
 @bp.delete("/batches/<batch_id>")
