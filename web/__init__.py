@@ -7,6 +7,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from shared.settings import Settings
+from web.forms import StrictRequest
 
 csrf = CSRFProtect()
 
@@ -15,6 +16,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings from the environment (overrides win), extensions, blueprints."""
     settings = Settings.from_env(**(overrides or {}))
     app = Flask(__name__)
+    app.request_class = StrictRequest
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 import redis
 from flask import Flask, current_app, g, request
@@ -37,9 +38,32 @@ def authenticate():
         g.api_key = key
     elif settings.require_api_key and request.endpoint != "api.openapi":
         return json_error(401, "an API key is required: send 'Authorization: Bearer <api key>'")
-    if g.api_key is None:  # the local single user (no key) is not limited
-        return None
+    if g.api_key is None:  # the local single user (no key) is not limited, but must not be driven cross-site
+        return _refuse_cross_site()
     return _rate_limit(g.api_key.key_hash[:24], g.api_key.rate_limit_per_minute)
+
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _refuse_cross_site():
+    """403 for a keyless state-changing request that a browser sent from another origin.
+
+    Keyless requests act as the local user, so any web page could otherwise POST uploads or DELETE analyses here
+    from its visitors' browsers. Browsers send Origin on such requests (and Sec-Fetch-Site); clients that are not
+    browsers send neither and are unaffected; a key cannot be attached cross-site without CORS, which we never allow.
+    """
+    if request.method in SAFE_METHODS:
+        return None
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        cross = urlsplit(origin).netloc.lower() != request.host.lower()  # "null" (sandboxed, file:) is cross too
+    else:
+        cross = request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none")
+    if cross:
+        return json_error(403, "cross-origin requests without an API key are refused: send "
+                               "'Authorization: Bearer <api key>' or call from this server's own pages")
+    return None
 
 
 def _rate_limit(who: object, per_minute: int):

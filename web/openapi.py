@@ -20,7 +20,7 @@ def _json(schema: dict, description: str) -> dict[str, Any]:
 
 
 ERROR = _json(_ref("Error"), "error")
-ERRORS = {code: ERROR for code in ("400", "401", "404", "409", "413", "415", "429", "503")}
+ERRORS = {code: ERROR for code in ("400", "401", "403", "404", "409", "413", "415", "429", "503")}
 PAGE_PARAMS = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000}},
                {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}]
 FILTER_PARAMS = [
