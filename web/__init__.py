@@ -27,7 +27,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
 
     from web import api_batches, openapi, pages_data  # noqa: F401 - register their routes on their blueprints
-    from web import auth, commands, db, errors, params, queue, security
+    from web import auth, commands, db, errors, params, queue, ratelimit, security
     from web.api import bp as api_bp
     from web.health import bp as health_bp
     from web.pages import bp as pages_bp
@@ -39,6 +39,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     security.init_app(app)
     params.init_app(app)
+    ratelimit.init_app(app)  # after the NUL check: its key lookup reads the header
     errors.init_app(app)
     csrf.exempt(api_bp)  # the API is not used by browser forms
     app.register_blueprint(pages_bp)
