@@ -16,6 +16,7 @@ from shared.models import Analysis, ApiKey, Batch, Status, WebhookDelivery
 from shared.settings import Settings
 from web import queue
 from web.params import IDEMPOTENCY_KEY_MAX, text_field
+from web.schemas import BATCH_NAME_MAX, CALLBACK_URL_MAX
 from web.services import enqueue, owned
 from web.uploads import UploadError, no_orphans, refused, store
 
@@ -26,7 +27,7 @@ def check_callback(url: str | None) -> str | None:
         return None
     text_field(url, "callback_url")
     parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc or len(url) > 2000:
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or len(url) > CALLBACK_URL_MAX:
         raise UploadError(400, "callback_url must be an absolute http:// or https:// URL")
     return url
 
@@ -91,7 +92,7 @@ def _save(session: Session, owner: ApiKey | None, analyses: list[Analysis], name
         earlier = _by_idempotency_key(session, owner, idempotency_key)
         if earlier is not None:
             return _replay(earlier, digest)
-    batch = Batch(api_key_id=owner.id if owner else None, name=(name or "")[:200] or None,
+    batch = Batch(api_key_id=owner.id if owner else None, name=(name or "")[:BATCH_NAME_MAX] or None,
                   callback_url=callback_url, idempotency_key=idempotency_key, request_sha256=digest,
                   total=len(analyses))
     session.add(batch)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import abort, jsonify, request
 
-from web import batches, export, serialize
+from web import batches, export, params, schemas, serialize
 from web.api import analysis_json
 from web.db import get_session
 from web.pages import OWNER, analysis_or_404, bp
@@ -36,7 +36,8 @@ def batch_status(batch_id: str):
 @bp.get("/batches/<batch_id>/results")
 def batch_results(batch_id: str):
     """The batch page's download links: ?format=csv (default), json or jsonl."""
-    fmt = request.args.get("format", "csv")
-    if fmt not in export.FORMATS:
-        abort(400, "format must be csv, json or jsonl")
+    try:
+        fmt = params.parse(schemas.ResultsFormat, request.args).format
+    except params.BadParam as exc:
+        abort(400, str(exc))
     return export.response(get_session(), _batch_or_404(batch_id), fmt)
