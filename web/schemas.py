@@ -13,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from spectree.model_adapter.pydantic_adapter import BaseFile
 
 from shared.evidence import Effect, Kind
-from shared.models import Analysis, Batch
+from shared.models import Analysis, Batch, Status
 from web.services import SORTS
 
-VERDICTS = ("real", "uncertain", "fake")
-STATUSES = ("queued", "running", "done", "failed")
+VERDICTS = ("real", "uncertain", "fake")  # shared/verdict.py's labels
+STATUSES = (Status.QUEUED, Status.RUNNING, Status.DONE, Status.FAILED)
 SORT_KEYS = tuple(SORTS)
 MAX_PAGE = 1_000_000
 FILENAME_MAX = Analysis.__table__.c.filename.type.length
