@@ -27,6 +27,14 @@ def _still_used(session: Session, sha256: str, excluding: set[str]) -> bool:
     return session.scalars(stmt).first() is not None
 
 
+def remove_unused(session: Session, upload_dir: Path, shas: set[str]) -> None:
+    """Remove the stored files of these digests that no analysis row references (a refused request's files)."""
+    used = set(session.scalars(select(Analysis.sha256).where(Analysis.sha256.in_(shas),
+                                                             Analysis.purged_at.is_(None))))
+    for sha in shas - used:
+        remove_files(upload_dir, sha)
+
+
 def delete_analyses(session: Session, upload_dir: Path, analyses: list[Analysis]) -> int:
     """Delete rows and, after the commit, the files no other analysis shares."""
     ids = {a.id for a in analyses}

@@ -5,7 +5,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, false, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, false, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 
 
@@ -50,7 +51,12 @@ class Batch(Base):
     """Many analyses submitted together; finished when all of them are done or failed."""
 
     __tablename__ = "batches"
-    __table_args__ = (UniqueConstraint("api_key_id", "idempotency_key", name="uq_batches_key_idempotency"),)
+    __table_args__ = (
+        UniqueConstraint("api_key_id", "idempotency_key", name="uq_batches_key_idempotency"),
+        # the keyless user's api_key_id is NULL, and NULLs are distinct in the constraint above (both databases)
+        Index("uq_batches_keyless_idempotency", "idempotency_key", unique=True,
+              sqlite_where=text("api_key_id IS NULL"), postgresql_where=text("api_key_id IS NULL")),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
