@@ -65,3 +65,53 @@ def test_retention_purge_runs_from_the_sweeper(app, overrides):
         kept = s.get(Analysis, analysis_id)
         assert kept.verdict == "real" and kept.purged_at is not None
     sweeper.engine.dispose()
+
+
+def test_two_sweepers_never_send_the_same_stuck_analysis_twice(app, overrides):
+    import threading
+
+    old = utcnow() - timedelta(minutes=10)
+    stuck = _add(app, status=Status.RUNNING, created_at=old, started_at=old, enqueued_at=old, attempts=1,
+                 lease_owner="dead", lease_expires_at=utcnow() - timedelta(seconds=5))
+    alive = _add(app, status=Status.RUNNING, created_at=old, started_at=old - timedelta(hours=1), enqueued_at=old,
+                 attempts=1, lease_owner="busy", lease_expires_at=utcnow() + timedelta(minutes=5))
+    first, second = _sweeper(overrides), _sweeper(overrides)
+    second.hostname = second.owner = "h2"
+    redis.Redis.from_url(REDIS_URL).set(epoch_key(first.settings), "now")
+    counts: list[int] = []
+    start = threading.Barrier(2)
+
+    def sweep(s: Sweeper) -> None:
+        start.wait()
+        counts.append(s.sweep_once())
+
+    threads = [threading.Thread(target=sweep, args=(s,)) for s in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(counts) == [0, 1] and _queued_ids(overrides["queue"]) == [stuck]
+    # the next rounds send nothing again: the stuck one went back to queued, the live lease is left alone
+    assert first.sweep_once() + second.sweep_once() == 0
+    with app.extensions["db_sessionmaker"]() as s:
+        assert s.get(Analysis, stuck).status == Status.QUEUED and s.get(Analysis, alive).status == Status.RUNNING
+    assert alive not in _queued_ids(overrides["queue"])
+    redis.Redis.from_url(REDIS_URL).delete(epoch_key(first.settings))
+    first.engine.dispose()
+    second.engine.dispose()
+
+
+def test_another_sweeper_takes_over_when_the_holder_stops(app, overrides):
+    from sqlalchemy import update
+
+    from shared.models import Lock
+
+    first, second = _sweeper(overrides), _sweeper(overrides)
+    second.owner = "h2"
+    assert first.lead() and not second.lead() and first.lead()
+    with app.extensions["db_sessionmaker"]() as s:  # the first worker died: its lock is no longer renewed
+        s.execute(update(Lock).values(expires_at=utcnow() - timedelta(seconds=1)))
+        s.commit()
+    assert second.lead() and not first.lead()
+    first.engine.dispose()
+    second.engine.dispose()

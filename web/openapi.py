@@ -56,6 +56,7 @@ SCHEMAS: dict[str, Any] = {
         "media_type": {"type": "string"}, "size_bytes": {"type": "integer"},
         "width": {"type": ["integer", "null"]}, "height": {"type": ["integer", "null"]},
         "megapixels": NULLABLE_NUM, "started_at": NULLABLE_STR, "attempts": {"type": "integer"},
+        "pipeline_runs": {"type": "integer"},
         "model_version": NULLABLE_STR, "error": {"type": "string"}, "purged_at": {"type": "string"},
         "reasons": {"type": "array", "items": {"type": "string"}},
         "evidence": {"type": "array", "items": _ref("Evidence")},
