@@ -115,3 +115,25 @@ def test_another_sweeper_takes_over_when_the_holder_stops(app, overrides):
     assert second.lead() and not first.lead()
     first.engine.dispose()
     second.engine.dispose()
+
+
+def test_a_batch_whose_last_open_item_was_deleted_is_finished_with_its_webhook(app, client, overrides):
+    from shared.models import Batch
+
+    with app.extensions["db_sessionmaker"]() as s:
+        batch = Batch(total=2, callback_url="http://127.0.0.1:9/hook")
+        s.add(batch)
+        s.commit()
+    _add(app, status=Status.DONE, batch_id=batch.id)
+    queued = _add(app, status=Status.QUEUED, batch_id=batch.id, enqueued_at=utcnow())
+    assert client.delete(f"/api/v1/analyses/{queued}").status_code in (200, 204)
+    sweeper = _sweeper(overrides)
+    redis.Redis.from_url(REDIS_URL).set(epoch_key(sweeper.settings), "now")
+    sweeper.sweep_once()
+    body = client.get(f"/api/v1/batches/{batch.id}").get_json()
+    assert (body["status"], body["total"], body["progress"]) == ("done", 1, 1.0)
+    messages = [json.loads(m) for m in redis.Redis.from_url(REDIS_URL).lrange(overrides["queue"], 0, -1)]
+    assert [m["headers"]["task"] for m in messages] == ["deepfake.deliver_webhook"]
+    assert sweeper.close_batches() == []  # once
+    redis.Redis.from_url(REDIS_URL).delete(epoch_key(sweeper.settings))
+    sweeper.engine.dispose()

@@ -150,10 +150,15 @@ def _write_outcomes(session: Session, owner: str, work: list[tuple], outcomes: l
     return finished
 
 
-def close_finished_batches(settings: Settings, batch_ids: set[str]) -> list[str]:
-    """Mark batches whose analyses are all final as finished; returns those this call finished (once each)."""
+def close_finished_batches(settings: Settings, batch_ids: set[str],
+                           session_factory: sessionmaker[Session] | None = None) -> list[str]:
+    """Mark batches whose analyses are all final as finished; returns those this call finished (once each).
+
+    The sweeper passes its own session factory: the worker's main process must not create this module's
+    engine, which pool processes forked later would inherit.
+    """
     closed = []
-    with sessions(settings.database_url)() as session:
+    with (session_factory or sessions(settings.database_url))() as session:
         for batch_id in batch_ids:
             open_items = session.scalar(select(func.count()).select_from(Analysis).where(
                 Analysis.batch_id == batch_id, Analysis.status.not_in(Status.FINAL)))

@@ -5,6 +5,7 @@ Runs as a thread in each worker's main process (not in the pool processes). Thre
 - everything unfinished when the broker lost its data (a Redis restart without persistence), noticed
   because the epoch key this sweeper keeps in Redis has vanished;
 - running with a lapsed lease (its worker died or hung; the lease is renewed while the work runs).
+It also finishes batches left open with nothing left to run.
 Only the sweeper holding the sweep lock acts in a round, so two workers never send the same ids; a stuck
 analysis goes back to `queued` when it is sent. Even so, a delivery that finds a live lease does nothing.
 """
@@ -23,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shared import heartbeat, tasks as names
 from shared.db import make_engine, make_sessionmaker
-from shared.models import LEASE_OWNER_LENGTH, Analysis, Lock, Status, utcnow
+from shared.models import LEASE_OWNER_LENGTH, Analysis, Batch, Lock, Status, utcnow
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -116,4 +117,24 @@ class Sweeper(threading.Thread):
                 session.commit()
         if ids:
             log.warning("re-enqueued %d analyses (%s)", len(ids), "broker lost its data" if broker_lost else "stale")
+        self.close_batches()
         return len(ids)
+
+    def close_batches(self) -> list[str]:
+        """Finish open batches with nothing left to run, and send their webhooks.
+
+        Workers close a batch when they write its last result; this catches the rest: the last open item was
+        deleted while queued, or its worker died between writing the result and closing the batch.
+        """
+        from worker.runner import close_finished_batches
+
+        open_item = select(Analysis.id).where(Analysis.batch_id == Batch.id, Analysis.status.not_in(Status.FINAL))
+        with self.sessions() as session:
+            ids = set(session.scalars(select(Batch.id).where(Batch.finished_at.is_(None), ~open_item.exists())
+                                      .limit(100)))
+        closed = close_finished_batches(self.settings, ids, self.sessions) if ids else []
+        with self.sessions() as session:
+            for batch_id in closed:
+                if session.get(Batch, batch_id).callback_url:
+                    self.app.send_task(names.DELIVER_WEBHOOK, args=["batch", batch_id], queue=self.settings.queue)
+        return closed
