@@ -65,11 +65,17 @@ def write(session: Session, analysis_id: str, owner: str, values: dict[str, Any]
 
 
 def release(sessions: sessionmaker[Session], ids: list[str], owner: str) -> None:
-    """Let the leases go at once (the work was abandoned), so the next delivery need not wait for expiry."""
-    with sessions() as session:
-        session.execute(update(Analysis).where(Analysis.id.in_(ids), _held(owner))
-                        .values(lease_expires_at=utcnow()).execution_options(synchronize_session=False))
-        session.commit()
+    """Let the leases go at once (the work was abandoned), so the next delivery need not wait for expiry.
+
+    Best effort: when the database is away the leases simply lapse after their expiry.
+    """
+    try:
+        with sessions() as session:
+            session.execute(update(Analysis).where(Analysis.id.in_(ids), _held(owner))
+                            .values(lease_expires_at=utcnow()).execution_options(synchronize_session=False))
+            session.commit()
+    except Exception:
+        log.warning("could not release the leases of %s; they lapse on their own", ids, exc_info=True)
 
 
 @contextmanager
@@ -78,7 +84,7 @@ def kept(sessions: sessionmaker[Session], ids: list[str], owner: str, ttl_s: flo
     stop = threading.Event()
 
     def renew() -> None:
-        while not stop.wait(ttl_s / 3):
+        while not stop.wait(max(0.5, ttl_s / 3)):
             try:
                 with sessions() as session:
                     session.execute(update(Analysis).where(Analysis.id.in_(ids), _held(owner))

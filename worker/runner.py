@@ -120,11 +120,11 @@ def run_chunk(ids: list[str], res: Resources, owner: str | None = None) -> list[
             paths = [storage.path_for(settings.upload_dir, sha) for _, sha, _, _ in work]
             derived = [storage.derived_dir(settings.upload_dir, sha) for _, sha, _, _ in work]
             outcomes = analyze_files(paths, res, derived)
-    except Exception:
+        with Session_() as session:
+            return finished + _write_outcomes(session, owner, work, outcomes, settings)
+    except Exception:  # a retry (database error) or the time-limit handler comes next: let the leases go
         lease.release(Session_, [w[0] for w in work], owner)
         raise
-    with Session_() as session:
-        return finished + _write_outcomes(session, owner, work, outcomes, settings)
 
 
 def _write_outcomes(session: Session, owner: str, work: list[tuple], outcomes: list,
