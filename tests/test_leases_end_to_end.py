@@ -18,7 +18,8 @@ from shared.models import Analysis, utcnow
 from tests.live import Worker, app_for, emptied, isolated
 
 pytestmark = pytest.mark.slow
-LEASE = {"LEASE_S": "3"}  # renewed each second: a run longer than that only keeps its lease by renewal
+# leases renewed each second: a run longer than 3 s keeps its lease only by renewal; both sweepers every second
+FAST = {"LEASE_S": "3", "SWEEP_INTERVAL_S": "1"}
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -27,7 +28,7 @@ def stack(request, tmp_path_factory):
     url = emptied(request.getfixturevalue("postgres_url")) if request.param == "postgres" else None
     overrides = isolated(tmp_path_factory.mktemp("leases"), "leases", url, batch_chunk=3)
     with app_for(overrides) as app:
-        workers = [Worker(overrides, name=n, env=LEASE) for n in ("w1", "w2")]
+        workers = [Worker(overrides, name=n, env=FAST) for n in ("w1", "w2")]
         try:
             yield app, [w.wait_ready() for w in workers], overrides
         finally:
@@ -124,3 +125,25 @@ def test_reuse_never_crosses_keys_nor_names_a_deleted_or_purged_analysis(stack):
     a3 = final(client, upload(client, data, "a3.jpg", headers_a)["status_url"], headers_a)
     assert a3["reused_from"] is None and a3["pipeline_runs"] == 1
     assert client.get(a3["result"]["thumbnail_url"], headers=headers_a).status_code == 200
+
+
+def test_two_workers_sweepers_send_a_lapsed_analysis_once(stack):
+    from datetime import timedelta
+
+    from web.uploads import store
+
+    app, workers, _ = stack
+    client = app.test_client()
+    before = sum("".join(w.log).count("re-enqueued") for w in workers)
+    hour_ago = utcnow() - timedelta(hours=1)
+    a = store("lapsed.jpg", io.BytesIO(big_jpeg(7, size=(800, 600))), app.config["SETTINGS"])
+    a.status, a.started_at, a.enqueued_at, a.attempts = "running", hour_ago, hour_ago, 1
+    a.lease_owner, a.lease_expires_at = "a-worker-that-died", utcnow() - timedelta(seconds=1)
+    with app.extensions["db_sessionmaker"]() as s:
+        s.add(a)
+        s.commit()
+    body = final(client, f"/api/v1/analyses/{a.id}")
+    time.sleep(3)  # a few more rounds of both sweepers
+    assert sum("".join(w.log).count("re-enqueued") for w in workers) - before == 1
+    body = client.get(f"/api/v1/analyses/{a.id}").get_json()
+    assert (body["status"], body["attempts"], body["pipeline_runs"]) == ("done", 2, 1)
