@@ -159,6 +159,7 @@ class AnalysisDetail(AnalysisSummary):
     megapixels: float | None = None
     started_at: str | None = None
     attempts: int | None = None
+    pipeline_runs: int | None = None  # how many times the pipeline started on it (leases: once, unless a lease lapsed)
     model_version: str | None = None
     error: str | None = None
     purged_at: str | None = None

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0006_keyless_idempotency'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
