@@ -54,6 +54,7 @@ def detail(a: Analysis, private: bool = False) -> dict[str, Any]:
         "megapixels": a.megapixels,
         "started_at": _iso(a.started_at),
         "attempts": a.attempts,
+        "pipeline_runs": a.pipeline_runs,
         "model_version": a.model_version,
     }
     if a.purged_at:
