@@ -17,13 +17,17 @@ from PIL import Image
 from models import logreg, preprocess
 
 PATCH = preprocess.PATCH
-EPOCHS = 2
+TRAIN_SIZE = 64  # trained on random 64 px windows of the patches (4x cheaper on CPU); scores whole 128 px patches
+EPOCHS = 3
 BATCH = 64
 LR = 2e-3
 
 
-def build_model(patch: int = PATCH):
-    """Residual (pixel minus its 2x2 block mean) -> 6 conv layers -> P(AI-generated)."""
+def build_model(patch: int | None = PATCH):
+    """Residual (pixel minus its 2x2 block mean) -> 6 conv layers -> P(AI-generated).
+
+    Fully convolutional up to a global average: it is trained on 64 px windows and applied to
+    whole patches (``patch`` None accepts any even size)."""
     import keras
     from keras import layers
 
@@ -62,18 +66,22 @@ def train(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int = 1, epochs: in
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = build_model(x.shape[1])
+    train_model = build_model(TRAIN_SIZE)
     steps = epochs * (len(x) // BATCH)
-    model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LR, steps, alpha=0.05)),
-                  keras.losses.BinaryCrossentropy())
+    train_model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LR, steps, alpha=0.05)),
+                        keras.losses.BinaryCrossentropy())
     rng = np.random.default_rng(seed)
     p = w / w.sum()
     t0 = time.time()
     for s in range(steps):
         idx = rng.choice(len(x), BATCH, p=p)  # weighted sampling = balanced classes and sources
-        loss = model.train_on_batch(x[idx].astype(np.float32), y[idx].astype(np.float32))
+        oy, ox = 2 * rng.integers(0, (x.shape[1] - TRAIN_SIZE) // 2 + 1, 2)  # even: keeps the 2x2 grid
+        win = x[idx, oy:oy + TRAIN_SIZE, ox:ox + TRAIN_SIZE].astype(np.float32)
+        loss = train_model.train_on_batch(win, y[idx].astype(np.float32))
         if log and (s + 1) % 100 == 0:
             log(f"  lowlevel step {s + 1}/{steps} loss {float(np.ravel(loss)[0]):.4f} {(time.time() - t0) / 60:.1f} min")
+    model = build_model(x.shape[1])  # the same weights on whole patches
+    model.set_weights(train_model.get_weights())
     return model
 
 
