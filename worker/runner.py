@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker, undefer
 
 from shared import storage
 from shared.db import make_engine, make_sessionmaker
+from shared.metrics import observe_stage_timings
 from shared.models import Analysis, Batch, Status, utcnow
 from shared.settings import Settings
 from worker.errors import AnalysisError
@@ -110,6 +111,7 @@ def run_chunk(ids: list[str], res: Resources) -> list[Finished]:
                 _write(a, outcome)
             finished.append(Finished(analysis_id, a.status, batch_id, callback))
         session.commit()
+    observe_stage_timings(o.result["timings"] for o in outcomes if not isinstance(o, AnalysisError))
     return finished
 
 
