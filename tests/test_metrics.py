@@ -72,6 +72,18 @@ def test_metrics_token_is_required_when_set(overrides):
         assert ("deepfake_analyses", (("status", "done"),)) in scrape(client, Authorization="Bearer s3cret-token")
 
 
+def test_recording_timings_never_raises_into_the_task(caplog):
+    """The hook runs after the verdict is committed: a bad value is logged, and the good ones still count."""
+    from shared.metrics import STAGE_SECONDS, observe_stage_timings
+
+    before = STAGE_SECONDS.labels(stage="unit").collect()[0]
+    count = next(s.value for s in before.samples if s.name.endswith("_count"))
+    observe_stage_timings([{"unit_s": 0.5}, {"unit_s": "not a number"}])
+    after = STAGE_SECONDS.labels(stage="unit").collect()[0]
+    assert next(s.value for s in after.samples if s.name.endswith("_count")) == count + 1
+    assert "stage timings not recorded" in caplog.text
+
+
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def stack(request, tmp_path_factory):
     """One worker process writing its metrics where the app reads them, as `make run` and Compose set it up."""
