@@ -12,7 +12,7 @@ from models import data, designs, features, folds, lowlevel, metrics, preprocess
 from tests.conftest import shared_path
 
 # A pair the source-held-out cross-validation scores well for both designs (models/crossval.json)
-HELD_OUT = ("real/bsds500", "fake/stylegan-faces")
+HELD_OUT = ("real/afhq-animals", "fake/comfyui")
 PER_SOURCE = 14  # training images per source folder
 PER_HELD_OUT = 40
 MIN_AUC = 0.75
