@@ -28,7 +28,7 @@ def create_analysis():
     """Accept one image (multipart field `file`, optional `callback_url`); 202 with its id and where to poll."""
     settings = current_app.config["SETTINGS"]
     request.max_content_length = settings.max_upload_bytes + 64 * 1024
-    callback = check_callback(request.form.get("callback_url"))
+    callback = check_callback(request.form.get("callback_url"), settings)
     analysis = services.submit(get_session(), request.files.get("file"), settings, auth.current_key(), callback)
     response = jsonify(serialize.summary(analysis))
     response.status_code = 202

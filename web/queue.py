@@ -44,7 +44,3 @@ def enqueue_analyses(ids: list[str]) -> None:
         return send_many([(tasks.ANALYZE, [ids[0]])])
     size = max(1, current_app.config["SETTINGS"].batch_chunk)
     send_many([(tasks.ANALYZE_CHUNK, [ids[i:i + size]]) for i in range(0, len(ids), size)])
-
-
-def enqueue_webhook(kind: str, object_id: str) -> None:
-    send_many([(tasks.DELIVER_WEBHOOK, [kind, object_id])])

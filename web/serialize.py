@@ -92,5 +92,5 @@ def batch_summary(b: Batch, counts: dict[str, int]) -> dict[str, Any]:
 
 
 def delivery(d: WebhookDelivery) -> dict[str, Any]:
-    return {"attempt": d.attempt, "url": d.url, "status_code": d.status_code, "error": d.error,
+    return {"event_id": d.event_id, "attempt": d.attempt, "url": d.url, "status_code": d.status_code, "error": d.error,
             "succeeded": d.succeeded, "at": _iso(d.created_at)}

@@ -12,7 +12,7 @@ from functools import lru_cache
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
-from shared import storage
+from shared import outbox, storage
 from shared.db import make_engine, make_sessionmaker
 from shared.models import Analysis, Batch, Status, utcnow
 from shared.settings import Settings
@@ -55,6 +55,7 @@ def _claim(session: Session, ids: list[str], model_version: str) -> tuple[list[A
             todo.append(a)
             continue
         finished.append(Finished(a.id, a.status, a.batch_id, a.callback_url))
+    outbox.analyses_finished(session, finished)  # webhooks go out with the state change, or not at all
     session.commit()
     return todo, finished
 
@@ -100,6 +101,7 @@ def run_chunk(ids: list[str], res: Resources) -> list[Finished]:
     paths = [storage.path_for(settings.upload_dir, sha) for _, sha, _, _ in work]
     derived = [storage.derived_dir(settings.upload_dir, sha) for _, sha, _, _ in work]
     outcomes = analyze_files(paths, res, derived)
+    answered = len(finished)
     with Session_() as session:
         rows = {a.id: a for a in session.scalars(select(Analysis).where(Analysis.id.in_([w[0] for w in work])))}
         for (analysis_id, _, batch_id, callback), outcome in zip(work, outcomes):
@@ -109,6 +111,7 @@ def run_chunk(ids: list[str], res: Resources) -> list[Finished]:
             else:
                 _write(a, outcome)
             finished.append(Finished(analysis_id, a.status, batch_id, callback))
+        outbox.analyses_finished(session, finished[answered:])
         session.commit()
     return finished
 
@@ -125,6 +128,8 @@ def close_finished_batches(settings: Settings, batch_ids: set[str]) -> list[str]
             # the conditional update makes exactly one worker the one that closes it
             changed = session.execute(update(Batch).where(Batch.id == batch_id, Batch.finished_at.is_(None))
                                       .values(finished_at=utcnow())).rowcount
+            if changed and (url := session.scalar(select(Batch.callback_url).where(Batch.id == batch_id))):
+                outbox.add(session, "batch", batch_id, url)
             session.commit()
             if changed:
                 closed.append(batch_id)
@@ -139,5 +144,6 @@ def fail(analysis_ids: list[str], settings: Settings, reason: str) -> list[Finis
             if a.status not in Status.FINAL:
                 _set_failed(a, reason)
                 out.append(Finished(a.id, a.status, a.batch_id, a.callback_url))
+        outbox.analyses_finished(session, out)
         session.commit()
     return out
