@@ -56,7 +56,7 @@ def resolve(url: str, allow_private: bool) -> Target:
     scheme, host, port, path = parse(url)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+    except (OSError, UnicodeError, ValueError):  # unknown name, bad label, NUL in the name
         raise Refused(f"callback_url host {host!r} cannot be resolved") from None
     ips = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
     if not allow_private:
