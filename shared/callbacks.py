@@ -25,7 +25,7 @@ class Target:
     scheme: str
     host: str  # as written, for the Host header and TLS (SNI, certificate check)
     port: int
-    ip: str  # the checked address; the connection goes here, not to a second lookup
+    ips: tuple[str, ...]  # the checked addresses, in resolver order; connections go here, not to a new lookup
     path: str  # path and query
 
 
@@ -52,7 +52,7 @@ def parse(url: str) -> tuple[str, str, int, str]:
 
 
 def resolve(url: str, allow_private: bool) -> Target:
-    """Resolve the URL's host and check every address it has; the first one is the one to connect to."""
+    """Resolve the URL's host and check every address it has."""
     scheme, host, port, path = parse(url)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -64,4 +64,4 @@ def resolve(url: str, allow_private: bool) -> Target:
             if (kind := _kind(ip)) is not None:
                 raise Refused(f"callback_url host {host!r} resolves to {ip}, a {kind} address; webhooks go only "
                               "to public addresses (WEBHOOK_ALLOW_PRIVATE=true allows others, for local use)")
-    return Target(scheme, host, port, str(ips[0]), path)
+    return Target(scheme, host, port, tuple(dict.fromkeys(str(ip) for ip in ips)), path)

@@ -100,6 +100,8 @@ class Dispatcher(threading.Thread):
         """Send one claimed attempt and record its outcome with the row's next state, in one transaction."""
         with self.sessions() as session:
             event = session.get(WebhookEvent, event_id)
+            if event is None:  # its batch was deleted, and the outbox row with it
+                return None
             request = webhooks.request_for(session, event, attempt, self.settings)
             url, kind, object_id = event.url, event.kind, event.object_id
         if request is None:

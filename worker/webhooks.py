@@ -85,17 +85,21 @@ def post(url: str, body: bytes, headers: dict, settings: Settings) -> tuple[int 
     host = f"[{target.host}]" if ":" in target.host else target.host
     default_port = 443 if target.scheme == "https" else 80
     headers = headers | {"Host": host if target.port == default_port else f"{host}:{target.port}"}
-    pool = pool_class(target.ip, target.port, **options)
-    try:
-        resp = pool.urlopen("POST", target.path, body=body, headers=headers, redirect=False,
-                            assert_same_host=False, preload_content=False)
-        resp.release_conn()  # the body is never read: its status line is all a receiver can tell us
-    except NewConnectionError:  # before the timeout check: it subclasses the connect timeout
-        return None, "connection refused"
-    except Urllib3Timeout:
-        return None, "timeout"
-    except Exception:  # noqa: BLE001 - not HTTP (a banner, a reset, a TLS failure); its details stay out
-        return None, "invalid response"
-    finally:
-        pool.close()
-    return resp.status, None if 200 <= resp.status < 300 else f"HTTP {resp.status}"
+    error = "connection refused"
+    for ip in target.ips:  # the next address only when this one cannot be connected to (as browsers do)
+        pool = pool_class(ip, target.port, **options)
+        try:
+            resp = pool.urlopen("POST", target.path, body=body, headers=headers, redirect=False,
+                                assert_same_host=False, preload_content=False)
+            resp.release_conn()  # the body is never read: its status line is all a receiver can tell us
+            return resp.status, None if 200 <= resp.status < 300 else f"HTTP {resp.status}"
+        except NewConnectionError:  # before the timeout check: it subclasses the connect timeout
+            continue
+        except Urllib3Timeout:
+            error = "timeout"
+        except Exception:  # noqa: BLE001 - not HTTP (a banner, a reset, a TLS failure); its details stay out
+            error = "invalid response"
+        finally:
+            pool.close()
+        break
+    return None, error
