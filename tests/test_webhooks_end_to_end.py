@@ -116,3 +116,26 @@ def test_a_batch_that_finishes_while_redis_is_down_still_calls_back_once(request
         finally:
             worker.stop()
             receiver.close()
+
+
+def test_a_job_queued_before_the_outbox_is_delivered_once(stack):
+    """deliver_webhook jobs published by the previous version (even twice) become one outbox event."""
+    from celery import Celery
+
+    from shared import tasks as names
+    from shared.models import utcnow
+
+    app, worker = stack
+    receiver = Receiver()
+    with app.extensions["db_sessionmaker"]() as s:
+        batch = Batch(name="old", callback_url=receiver.url, total=0, finished_at=utcnow())
+        s.add(batch)
+        s.commit()
+    settings = app.config["SETTINGS"]
+    sender = Celery("old-web", broker=settings.redis_url, set_as_current=False)
+    for _ in range(2):
+        sender.send_task(names.DELIVER_WEBHOOK, args=["batch", batch.id], queue=settings.queue)
+    assert len(receiver.wait(1)) == 1, "".join(worker.log)[-3000:]
+    time.sleep(3)
+    assert len(receiver.calls) == 1 and receiver.calls[0]["headers"]["X-Deepfake-Event-Id"]
+    receiver.close()
