@@ -26,6 +26,16 @@ class State:
     CANCELLED = "cancelled"  # its batch or analysis was deleted before delivery
 
 
+class Error:
+    """The only error text a delivery record keeps (besides `HTTP <status>`): nothing a receiver said."""
+
+    REFUSED = "connection refused"
+    TIMEOUT = "timeout"
+    INVALID = "invalid response"  # not HTTP: a banner, a reset, a TLS failure
+    BLOCKED = "blocked address"  # the host resolves to an address webhooks may not go to
+    ALL = (REFUSED, TIMEOUT, INVALID, BLOCKED)
+
+
 class Finishing(Protocol):
     id: str
     batch_id: str | None

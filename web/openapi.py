@@ -5,6 +5,7 @@ from typing import Any
 
 from flask import jsonify
 
+from shared import outbox
 from web.api import bp
 
 NULLABLE_NUM = {"type": ["number", "null"]}
@@ -75,7 +76,10 @@ SCHEMAS: dict[str, Any] = {
         "page_url": {"type": "string"},
         "items": {"type": "array", "items": _ref("AnalysisSummary")}, "page": {"type": "integer"},
         "per_page": {"type": "integer"},
-        "webhook_deliveries": {"type": "array", "items": {"type": "object", "required": ["attempt", "succeeded"]}}}},
+        "webhook_deliveries": {"type": "array", "items": {"type": "object", "required": ["attempt", "succeeded"],
+                               "properties": {"event_id": NULLABLE_STR, "error": {
+                                   "type": ["string", "null"],
+                                   "description": "HTTP <status>, or one of: " + ", ".join(outbox.Error.ALL)}}}}}},
     "BatchList": {"type": "object", "required": ["items"], "properties": {
         "items": {"type": "array", "items": _ref("Batch")}, "page": {"type": "integer"},
         "per_page": {"type": "integer"}}},

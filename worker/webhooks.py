@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from urllib3.exceptions import NewConnectionError, TimeoutError as Urllib3Timeout
 
 from shared import callbacks
+from shared.outbox import Error
 from shared.models import Analysis, ApiKey, Batch, Status, WebhookEvent
 from shared.settings import Settings
 
@@ -76,7 +77,7 @@ def post(url: str, body: bytes, headers: dict, settings: Settings) -> tuple[int 
     try:
         target = callbacks.resolve(url, settings.webhook_allow_private)
     except callbacks.Refused:
-        return None, "blocked address"
+        return None, Error.BLOCKED
     timeout = urllib3.Timeout(connect=settings.webhook_connect_timeout_s, read=settings.webhook_read_timeout_s)
     options: dict = {"timeout": timeout, "retries": False, "maxsize": 1}
     if target.scheme == "https":
@@ -85,7 +86,7 @@ def post(url: str, body: bytes, headers: dict, settings: Settings) -> tuple[int 
     host = f"[{target.host}]" if ":" in target.host else target.host
     default_port = 443 if target.scheme == "https" else 80
     headers = headers | {"Host": host if target.port == default_port else f"{host}:{target.port}"}
-    error = "connection refused"
+    error = Error.REFUSED
     for ip in target.ips:  # the next address only when this one cannot be connected to (as browsers do)
         pool = pool_class(ip, target.port, **options)
         try:
@@ -96,9 +97,9 @@ def post(url: str, body: bytes, headers: dict, settings: Settings) -> tuple[int 
         except NewConnectionError:  # before the timeout check: it subclasses the connect timeout
             continue
         except Urllib3Timeout:
-            error = "timeout"
+            error = Error.TIMEOUT
         except Exception:  # noqa: BLE001 - not HTTP (a banner, a reset, a TLS failure); its details stay out
-            error = "invalid response"
+            error = Error.INVALID
         finally:
             pool.close()
         break
