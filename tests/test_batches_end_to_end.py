@@ -14,6 +14,7 @@ from shared import keys
 from tests.conftest import SHARED, camera_like_jpeg, make_jpeg
 from tests.live import Worker, app_for, emptied, isolated
 from tests.receivers import Receiver
+from tests.test_faults import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -90,7 +91,9 @@ def test_batch_of_50_with_bad_files_finishes_exports_and_calls_back(stack, tmp_p
     payload = json.loads(last["body"])
     assert payload["event"] == "batch.finished" and payload["batch_id"] == batch["id"]
     assert payload["counts"] == {"done": 50, "failed": 3}
-    deliveries = client.get(batch["status_url"], headers=headers).get_json()["webhook_deliveries"]
+    # the attempt is recorded just after the receiver answered it
+    deliveries = wait_for(lambda: len(d := client.get(batch["status_url"], headers=headers)
+                                      .get_json()["webhook_deliveries"]) == 2 and d, 10, "second attempt not recorded")
     assert [(d["attempt"], d["succeeded"], d["status_code"]) for d in deliveries] == [(1, False, 500), (2, True, 200)]
 
     # resubmitting the same request creates nothing; a new batch of the same files reuses the results
