@@ -44,6 +44,14 @@ def _chunks(items: list[Path], size: int) -> Iterator[list[Path]]:
         yield items[i:i + size]
 
 
+def _rewind(files: list) -> None:
+    """Seek every file of a requests `files=` list back to its start, so a retried upload sends the bytes again."""
+    for _field, spec in files:
+        handle = spec[1] if isinstance(spec, tuple) else spec
+        if hasattr(handle, "seek"):
+            handle.seek(0)
+
+
 class Api:
     def __init__(self, server: str, key: str | None, timeout: float = 300):
         self.base = server.rstrip("/")
@@ -54,6 +62,7 @@ class Api:
 
     def call(self, method: str, path: str, **kw) -> requests.Response:
         for attempt in range(5):  # rate limits and brief outages: back off and try again
+            _rewind(kw.get("files") or [])  # the previous attempt read the files to their end
             resp = self.session.request(method, self.base + path, timeout=self.timeout, **kw)
             if resp.status_code not in (429, 502, 503, 504):
                 break

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select, true
+from sqlalchemy import select, true, update
 from sqlalchemy.orm import Session
 
 from shared import storage
-from shared.models import Analysis, utcnow
+from shared.models import Analysis, Batch, utcnow
 
 
 def remove_files(upload_dir: Path, sha256: str) -> None:
@@ -27,10 +28,26 @@ def _still_used(session: Session, sha256: str, excluding: set[str]) -> bool:
     return session.scalars(stmt).first() is not None
 
 
+def remove_unused(session: Session, upload_dir: Path, shas: set[str]) -> None:
+    """Remove the stored files of these digests that no analysis row references (a refused request's files)."""
+    used = set(session.scalars(select(Analysis.sha256).where(Analysis.sha256.in_(shas),
+                                                             Analysis.purged_at.is_(None))))
+    for sha in shas - used:
+        remove_files(upload_dir, sha)
+
+
 def delete_analyses(session: Session, upload_dir: Path, analyses: list[Analysis]) -> int:
-    """Delete rows and, after the commit, the files no other analysis shares."""
+    """Delete rows and, after the commit, the files no other analysis shares.
+
+    Their batches' totals shrink with them (so progress still reaches 1.0), and analyses answered from a
+    deleted one stop naming it.
+    """
     ids = {a.id for a in analyses}
     shas = {a.sha256 for a in analyses}
+    for batch_id, n in Counter(a.batch_id for a in analyses if a.batch_id).items():
+        session.execute(update(Batch).where(Batch.id == batch_id).values(total=Batch.total - n))
+    session.execute(update(Analysis).where(Analysis.reused_from.in_(ids)).values(reused_from=None)
+                    .execution_options(synchronize_session=False))
     for a in analyses:
         session.delete(a)
     session.flush()
@@ -39,6 +56,13 @@ def delete_analyses(session: Session, upload_dir: Path, analyses: list[Analysis]
     for sha in orphaned:
         remove_files(upload_dir, sha)
     return len(ids)
+
+
+def remove_unused(session: Session, upload_dir: Path, shas: set[str]) -> None:
+    """Remove the files of digests no remaining analysis needs (a worker wrote maps for a deleted one)."""
+    for sha in shas:
+        if not _still_used(session, sha, set()):
+            remove_files(upload_dir, sha)
 
 
 def purge_older_than(session: Session, upload_dir: Path, days: int) -> int:

@@ -5,7 +5,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, false, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, false, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 
 
@@ -16,6 +17,9 @@ def utcnow() -> datetime:
 def new_id() -> str:
     """Unguessable public id."""
     return str(uuid.uuid4())
+
+
+LEASE_OWNER_LENGTH = 100
 
 
 class Base(DeclarativeBase):
@@ -50,7 +54,12 @@ class Batch(Base):
     """Many analyses submitted together; finished when all of them are done or failed."""
 
     __tablename__ = "batches"
-    __table_args__ = (UniqueConstraint("api_key_id", "idempotency_key", name="uq_batches_key_idempotency"),)
+    __table_args__ = (
+        UniqueConstraint("api_key_id", "idempotency_key", name="uq_batches_key_idempotency"),
+        # the keyless user's api_key_id is NULL, and NULLs are distinct in the constraint above (both databases)
+        Index("uq_batches_keyless_idempotency", "idempotency_key", unique=True,
+              sqlite_where=text("api_key_id IS NULL"), postgresql_where=text("api_key_id IS NULL")),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
@@ -101,6 +110,16 @@ class WebhookEvent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class Lock(Base):
+    """A named lock held until `expires_at` by one owner (the sweeper of one worker acts per round)."""
+
+    __tablename__ = "locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(LEASE_OWNER_LENGTH))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Analysis(Base):
     """One uploaded image and everything the worker found about it."""
 
@@ -112,8 +131,12 @@ class Analysis(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16), default=Status.QUEUED, index=True)
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # NULL: never reached the queue
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # leases taken; a live lease found is not one
     error: Mapped[str | None] = mapped_column(Text)
+    # the lease: which worker process works on it and until when (renewed while the work runs)
+    lease_owner: Mapped[str | None] = mapped_column(String(LEASE_OWNER_LENGTH))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pipeline_runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # pipeline starts
 
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)

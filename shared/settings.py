@@ -62,6 +62,7 @@ class Settings:
     retention_days: int = 0
     visibility_timeout: int = 0  # 0: task time limit + 120 s
     sweep_interval_s: float = 30.0
+    lease_s: float = 60.0
     secret_key: str = ""
 
     @classmethod
@@ -96,6 +97,7 @@ class Settings:
             "retention_days": int(env("RETENTION_DAYS", cls.retention_days)),
             "visibility_timeout": int(env("VISIBILITY_TIMEOUT", cls.visibility_timeout)),
             "sweep_interval_s": float(env("SWEEP_INTERVAL_S", cls.sweep_interval_s)),
+            "lease_s": float(env("LEASE_S", cls.lease_s)),
         }
         values.update(overrides)
         if not values.get("secret_key"):
@@ -112,8 +114,13 @@ class Settings:
 
     @property
     def task_time_limit(self) -> int:
-        """The hard limit: the pool process running a task is killed after this long."""
-        return self.task_soft_time_limit + 30
+        """The hard limit of a one-analysis job: its pool process is killed after this long."""
+        return self.job_time_limits(1)[1]
+
+    def job_time_limits(self, analyses: int) -> tuple[int, int]:
+        """(soft, hard) seconds for a job of `analyses` analyses: TASK_SOFT_TIME_LIMIT for each, hard 30 s later."""
+        soft = self.task_soft_time_limit * max(1, analyses)
+        return soft, soft + 30
 
     @property
     def unacked_timeout(self) -> int:
@@ -131,5 +138,5 @@ ENV_VARS = (
     "MAX_UPLOAD_MB", "MAX_IMAGE_PIXELS", "TASK_SOFT_TIME_LIMIT", "EXIFTOOL_TIMEOUT", "PAGE_SIZE", "SECRET_KEY",
     "REQUIRE_API_KEY", "WEB_UI", "RATE_LIMIT_PER_MINUTE", "MAX_BATCH_FILES", "MAX_BATCH_MB", "BATCH_CHUNK",
     "WEBHOOK_RETRY_BASE_S", "WEBHOOK_ALLOW_PRIVATE", "WEBHOOK_CONNECT_TIMEOUT_S", "WEBHOOK_READ_TIMEOUT_S",
-    "WEBHOOK_POLL_S", "RETENTION_DAYS", "VISIBILITY_TIMEOUT", "SWEEP_INTERVAL_S",
+    "WEBHOOK_POLL_S", "RETENTION_DAYS", "VISIBILITY_TIMEOUT", "SWEEP_INTERVAL_S", "LEASE_S",
 )

@@ -98,6 +98,17 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture(scope="module")
+def res(tmp_path_factory):
+    """The worker's Resources (the detector and an exiftool process), loaded once per test module."""
+    from shared.settings import Settings
+    from worker.pipeline import Resources
+
+    r = Resources(Settings.from_env(data_dir=tmp_path_factory.mktemp("resources")))
+    yield r
+    r.close()
+
+
 def make_jpeg(size=(64, 48), color=(200, 30, 30), **save) -> bytes:
     """A small real JPEG made with Pillow (with some texture, so it is not one flat colour)."""
     img = Image.new("RGB", size, color)

@@ -87,12 +87,12 @@ def free_port() -> int:
 class WebServer:
     """gunicorn serving the app factory, as `make run` does."""
 
-    def __init__(self, overrides: dict):
+    def __init__(self, overrides: dict, env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4",
-             "web:create_app()"], cwd=ROOT, env=service_env(overrides),
+             "web:create_app()"], cwd=ROOT, env=service_env(overrides) | (env or {}),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -124,3 +124,21 @@ def test_security_headers(client):
     resp = client.get("/api/v1/analyses")
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+
+
+def _raw_multipart(field: str, filename: bytes, data: bytes) -> bytes:
+    return (b"--XX\r\nContent-Disposition: form-data; name=\"" + field.encode() + b"\"; filename=\"" + filename +
+            b"\"\r\nContent-Type: image/jpeg\r\n\r\n" + data + b"\r\n--XX--\r\n")
+
+
+def test_non_utf8_file_name_is_a_precise_400(client, app):
+    """Issue 11 item 10c: raw non-UTF-8 bytes in the multipart file name were answered 'no file was sent'."""
+    for url, field in (("/api/v1/analyses", "file"), ("/api/v1/batches", "files")):
+        resp = client.post(url, data=_raw_multipart(field, b"caf\xe9\xff.jpg", make_jpeg()),
+                           content_type="multipart/form-data; boundary=XX")
+        assert resp.status_code == 400
+        assert "UTF-8" in resp.get_json()["error"] and "no file" not in resp.get_json()["error"]
+    assert not [p for p in app.config["SETTINGS"].upload_dir.rglob("*") if p.is_file()]
+    ok = client.post("/api/v1/analyses", data=_raw_multipart("file", "café.jpg".encode(), make_jpeg()),
+                     content_type="multipart/form-data; boundary=XX")
+    assert ok.status_code == 202 and ok.get_json()["filename"] == "café.jpg"

@@ -186,3 +186,16 @@ def test_deleting_one_of_two_analyses_of_the_same_file_keeps_the_file(client, ap
     assert len([p for p in upload_dir.rglob("*") if p.is_file()]) == 1
     assert client.delete(b["status_url"]).status_code == 204
     assert not [p for p in upload_dir.rglob("*") if p.is_file()]
+
+
+def test_rate_limit_is_not_enforced_while_redis_is_down(overrides):
+    """Flask-Limiter swallows storage errors: the API keeps answering (the error is logged), as before."""
+    from web import create_app
+
+    app = create_app(overrides | {"redis_url": "redis://127.0.0.1:1/0"})
+    try:
+        _, token = make_key(app, rate_limit_per_minute=1)
+        client = app.test_client()
+        assert [client.get("/api/v1/batches", headers=auth(token)).status_code for _ in range(3)] == [200] * 3
+    finally:
+        app.extensions["db_engine"].dispose()

@@ -40,3 +40,19 @@ def test_purge_uploads_keeps_verdicts(app, client):
     assert remaining == [new["sha256"]]
     body = client.get(old["status_url"]).get_json()
     assert body["verdict"] == "fake" and body["purged_at"]
+
+
+def test_keys_create_rate_limit_zero_is_unlimited(overrides):
+    """Issue 11 item 10b: `--rate-limit 0` gave the default (120/min) instead of no limit."""
+    from web import create_app
+
+    app = create_app(overrides | {"rate_limit_per_minute": 2})
+    try:
+        runner, client = app.test_cli_runner(), app.test_client()
+        out = runner.invoke(args=["keys", "create", "batch-job", "--rate-limit", "0"]).output
+        headers = {"Authorization": "Bearer " + re.search(r"token: (\S+)", out).group(1)}
+        assert [client.get("/api/v1/batches", headers=headers).status_code for _ in range(4)] == [200] * 4
+        assert "unlimited" in runner.invoke(args=["keys", "list"]).output
+        assert runner.invoke(args=["keys", "create", "x", "--rate-limit", "-1"]).exit_code != 0
+    finally:
+        app.extensions["db_engine"].dispose()

@@ -11,6 +11,7 @@ import zlib
 import pytest
 from PIL import Image
 
+from tests import hostile
 from tests.conftest import SHARED, make_jpeg
 from tests.live import Worker, app_for, isolated
 
@@ -34,7 +35,11 @@ def crafted() -> dict[str, bytes]:
     return {"pixel-bomb.png": bomb.getvalue(), "zero.jpg": b"", "text.jpg": b"just some text\n" * 20,
             "page.html": b"<!doctype html><script>alert(1)</script>", "truncated.jpg": jpeg[: len(jpeg) // 2],
             "ztxt-100mb.png": ztxt, "polyglot.jpg": polyglot, "header-only.png": png[:40],
-            "gif-as-jpg.jpg": _gif(), "fake-heic.heic": b"\0\0\0\x18ftypheic" + b"\0" * 100}
+            "gif-as-jpg.jpg": _gif(), "fake-heic.heic": b"\0\0\0\x18ftypheic" + b"\0" * 100,
+            # issue 11: regex bombs in A1111 text, a gzip bomb in the alpha LSBs, a 16-bit big-endian TIFF, a sliver
+            "a1111-quadratic.png": hostile.a1111_quadratic(200_000), "a1111-exponential.png": hostile.a1111_exponential(60),
+            "stealth-bomb.png": hostile.stealth_bomb(256, side=2048), "grey16be.tif": hostile.tiff("I;16B"),
+            "sliver.png": hostile.sliver()}
 
 
 def _gif() -> bytes:
@@ -109,5 +114,9 @@ def test_every_file_gets_a_4xx_or_a_final_analysis(stack):
             assert body["verdict"] in ("real", "uncertain", "fake"), name
     assert final["truncated.jpg"]["status"] == "failed"
     assert final["gif-as-jpg.jpg"]["status"] == "done"
+    assert {n: final[n]["status"] for n in ("a1111-quadratic.png", "a1111-exponential.png", "grey16be.tif")} == \
+        dict.fromkeys(("a1111-quadratic.png", "a1111-exponential.png", "grey16be.tif"), "done")
+    assert "decompression bomb" in final["stealth-bomb.png"]["error"]
+    assert "too narrow" in final["sliver.png"]["error"]
     print(f"corpus: {len(accepted)} accepted ({sum(b['status'] == 'done' for b in final.values())} done), "
           f"{len(refused)} refused with 4xx")

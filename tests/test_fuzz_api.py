@@ -1,4 +1,5 @@
-"""Schemathesis fuzzes every API operation from the OpenAPI document: no 5xx, responses match the document."""
+"""Schemathesis fuzzes every API operation from the OpenAPI document, on SQLite and PostgreSQL: no 5xx, responses
+match the document."""
 from __future__ import annotations
 
 import pytest
@@ -9,9 +10,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from tests.live import app_for, isolated
 
 
-@pytest.fixture(scope="module")
-def fuzz_app(tmp_path_factory):
-    with app_for(isolated(tmp_path_factory.mktemp("fuzz"), "fuzz")) as app:
+@pytest.fixture
+def fuzz_app(tmp_path, database_url):
+    with app_for(isolated(tmp_path, "fuzz", database_url)) as app:
         yield app
 
 

@@ -31,3 +31,46 @@ def test_downgrade_and_upgrade_again(tmp_path):
     command.upgrade(cfg, "head")
     command.downgrade(cfg, "base")
     command.upgrade(cfg, "head")
+
+
+def test_keyless_idempotency_migration_keeps_the_oldest_duplicate(tmp_path):
+    """Databases where concurrent keyless requests made duplicates still migrate; the oldest keeps the key."""
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'dup.db'}"
+    cfg = alembic_config(url)
+    command.upgrade(cfg, "0003")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for i, created in enumerate(("2026-01-02", "2026-01-01", "2026-01-03")):
+            conn.execute(text("INSERT INTO batches (id, idempotency_key, total, created_at) "
+                              "VALUES (:id, 'k', 1, :created)"), {"id": f"b{i}", "created": created})
+    command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT id FROM batches WHERE idempotency_key = 'k'")).scalars().all()
+    engine.dispose()
+    assert kept == ["b1"]
+
+
+def test_0004_forgets_reuse_links_that_name_another_keys_analysis(database_url):
+    """Issue 11, item 7: results copied across keys named the other key's analysis; the upgrade drops those links."""
+    from sqlalchemy import text
+
+    engine = make_engine(database_url)
+    cfg = alembic_config(database_url)
+    command.downgrade(cfg, "0003")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO api_keys (id, name, prefix, key_hash, webhook_secret, rate_limit_per_minute, "
+                          "max_batch_files, created_at) VALUES (1, 'a', 'a', 'ha', 's', 1, 1, '2026-01-01'), "
+                          "(2, 'b', 'b', 'hb', 's', 1, 1, '2026-01-01')"))
+        for id_, key, source in (("a1", 1, None), ("a2", 1, "a1"), ("b1", 2, "a1"), ("n1", None, None),
+                                 ("n2", None, "n1"), ("n3", None, "a1")):
+            conn.execute(text("INSERT INTO analyses (id, created_at, status, attempts, filename, sha256, media_type, "
+                              "size_bytes, has_provenance, api_key_id, reused_from) VALUES (:id, '2026-01-01', "
+                              "'done', 1, 'x', 'x', 'image/jpeg', 1, false, :key, :source)"),
+                         {"id": id_, "key": key, "source": source})
+    command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        links = dict(conn.execute(text("SELECT id, reused_from FROM analyses")).all())
+    engine.dispose()
+    assert links == {"a1": None, "a2": "a1", "b1": None, "n1": None, "n2": "n1", "n3": None}

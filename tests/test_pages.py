@@ -20,7 +20,7 @@ def test_form_upload_redirects_to_result_page(client):
     assert resp.status_code == 303
     page = client.get(resp.headers["Location"])
     html = page.get_data(as_text=True)
-    assert page.status_code == 200 and "cat.jpg" in html and 'data-status-url="/api/v1/analyses/' in html
+    assert page.status_code == 200 and "cat.jpg" in html and f'data-status-url="/analyses/' in html
 
 
 def test_form_without_csrf_token_is_refused(client):

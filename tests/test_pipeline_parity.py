@@ -8,16 +8,8 @@ import pytest
 from PIL import Image
 
 from models import data, evaluate
-from shared.settings import Settings
 from tests.conftest import camera_like_jpeg, write_tags
-from worker.pipeline import Resources, analyze_file
-
-
-@pytest.fixture(scope="module")
-def res(tmp_path_factory):
-    r = Resources(Settings.from_env(data_dir=tmp_path_factory.mktemp("parity")))
-    yield r
-    r.close()
+from worker.pipeline import analyze_file
 
 
 def test_pipeline_and_evaluate_agree(res, tmp_path):

@@ -107,3 +107,33 @@ def test_web_ui_can_be_turned_off(overrides):
     assert client.get("/").status_code == 403 and client.get("/history").status_code == 403
     assert client.get("/api/v1/analyses").status_code == 200
     app.extensions["db_engine"].dispose()
+
+
+def _upload(client, **headers):
+    return client.post("/api/v1/analyses", data={"file": (io.BytesIO(make_jpeg()), "a.jpg")}, headers=headers,
+                       content_type="multipart/form-data")
+
+
+def test_keyless_api_cannot_be_driven_cross_site(app, client):
+    """Issue 11 item 10e: any web page could POST uploads or DELETE analyses as the keyless local user."""
+    upload_dir = app.config["SETTINGS"].upload_dir
+    for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"},
+                    {"Origin": "http://localhost.evil.example"}, {"Sec-Fetch-Site": "same-site"}):
+        resp = _upload(client, **headers)
+        assert resp.status_code == 403, (headers, resp.get_json())
+        assert "cross-origin" in resp.get_json()["error"]
+    assert not [p for p in upload_dir.rglob("*") if p.is_file()]
+    same = _upload(client, Origin="http://localhost", **{"Sec-Fetch-Site": "same-origin"})
+    plain = _upload(client)  # curl, scripts: no Origin
+    assert same.status_code == plain.status_code == 202
+    target = f"/api/v1/analyses/{plain.get_json()['id']}"
+    assert client.delete(target, headers={"Origin": "https://evil.example"}).status_code == 403
+    assert client.get(target, headers={"Origin": "https://evil.example"}).status_code == 200  # reads are not refused
+    assert client.delete(target, headers={"Origin": "http://localhost"}).status_code == 204
+    batch = client.post("/api/v1/batches", data={"files": [(io.BytesIO(make_jpeg()), "b.jpg")]},
+                        headers={"Origin": "https://evil.example"}, content_type="multipart/form-data")
+    assert batch.status_code == 403
+
+
+def test_a_key_may_be_used_from_any_origin(app, client):
+    assert _upload(client, Origin="https://elsewhere.example", **_key(app, "spa")).status_code == 202

@@ -66,3 +66,24 @@ def test_submit_with_a_bad_key_says_so(server, tmp_path):
     photo = camera_like_jpeg(tmp_path / "x.jpg")
     result = run("--server", url, "--key", "wrong", str(photo))
     assert result.returncode != 0 and "401" in result.stderr
+
+
+def test_a_retried_upload_sends_the_files_again(database_url, tmp_path):
+    """Issue 11 item 10d: after a 503 (or 429) the client re-sent the already-read, empty file handles."""
+    import hashlib
+
+    from client.submit import Api
+
+    overrides = isolated(tmp_path, "retry", database_url, redis_url="redis://127.0.0.1:1/0")  # the queue is down
+    photo = camera_like_jpeg(tmp_path / "p.jpg")
+    web = WebServer(overrides)
+    try:
+        api = Api(web.url, None)
+        with open(photo, "rb") as fh:  # first answer: 503, batch saved; the retry must replay it (200)
+            resp = api.call("POST", "/api/v1/batches", files=[("files", ("p.jpg", fh))],
+                            headers={"Idempotency-Key": "retry-once"})
+        assert resp.status_code == 200 and resp.headers["Idempotent-Replayed"] == "true"
+        items = api.call("GET", resp.json()["status_url"]).json()["items"]
+    finally:
+        web.stop()
+    assert [(i["status"], i["sha256"]) for i in items] == [("queued", hashlib.sha256(photo.read_bytes()).hexdigest())]

@@ -65,3 +65,75 @@ def test_retention_purge_runs_from_the_sweeper(app, overrides):
         kept = s.get(Analysis, analysis_id)
         assert kept.verdict == "real" and kept.purged_at is not None
     sweeper.engine.dispose()
+
+
+def test_two_sweepers_never_send_the_same_stuck_analysis_twice(app, overrides):
+    import threading
+
+    old = utcnow() - timedelta(minutes=10)
+    stuck = _add(app, status=Status.RUNNING, created_at=old, started_at=old, enqueued_at=old, attempts=1,
+                 lease_owner="dead", lease_expires_at=utcnow() - timedelta(seconds=5))
+    alive = _add(app, status=Status.RUNNING, created_at=old, started_at=old - timedelta(hours=1), enqueued_at=old,
+                 attempts=1, lease_owner="busy", lease_expires_at=utcnow() + timedelta(minutes=5))
+    first, second = _sweeper(overrides), _sweeper(overrides)
+    second.hostname = second.owner = "h2"
+    redis.Redis.from_url(REDIS_URL).set(epoch_key(first.settings), "now")
+    counts: list[int] = []
+    start = threading.Barrier(2)
+
+    def sweep(s: Sweeper) -> None:
+        start.wait()
+        counts.append(s.sweep_once())
+
+    threads = [threading.Thread(target=sweep, args=(s,)) for s in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(counts) == [0, 1] and _queued_ids(overrides["queue"]) == [stuck]
+    # the next rounds send nothing again: the stuck one went back to queued, the live lease is left alone
+    assert first.sweep_once() + second.sweep_once() == 0
+    with app.extensions["db_sessionmaker"]() as s:
+        assert s.get(Analysis, stuck).status == Status.QUEUED and s.get(Analysis, alive).status == Status.RUNNING
+    assert alive not in _queued_ids(overrides["queue"])
+    redis.Redis.from_url(REDIS_URL).delete(epoch_key(first.settings))
+    first.engine.dispose()
+    second.engine.dispose()
+
+
+def test_another_sweeper_takes_over_when_the_holder_stops(app, overrides):
+    from sqlalchemy import update
+
+    from shared.models import Lock
+
+    first, second = _sweeper(overrides), _sweeper(overrides)
+    second.owner = "h2"
+    assert first.lead() and not second.lead() and first.lead()
+    with app.extensions["db_sessionmaker"]() as s:  # the first worker died: its lock is no longer renewed
+        s.execute(update(Lock).values(expires_at=utcnow() - timedelta(seconds=1)))
+        s.commit()
+    assert second.lead() and not first.lead()
+    first.engine.dispose()
+    second.engine.dispose()
+
+
+def test_a_batch_whose_last_open_item_was_deleted_is_finished_with_its_webhook(app, client, overrides):
+    from shared.models import Batch
+
+    with app.extensions["db_sessionmaker"]() as s:
+        batch = Batch(total=2, callback_url="http://127.0.0.1:9/hook")
+        s.add(batch)
+        s.commit()
+    _add(app, status=Status.DONE, batch_id=batch.id)
+    queued = _add(app, status=Status.QUEUED, batch_id=batch.id, enqueued_at=utcnow())
+    assert client.delete(f"/api/v1/analyses/{queued}").status_code in (200, 204)
+    sweeper = _sweeper(overrides)
+    redis.Redis.from_url(REDIS_URL).set(epoch_key(sweeper.settings), "now")
+    sweeper.sweep_once()
+    body = client.get(f"/api/v1/batches/{batch.id}").get_json()
+    assert (body["status"], body["total"], body["progress"]) == ("done", 1, 1.0)
+    messages = [json.loads(m) for m in redis.Redis.from_url(REDIS_URL).lrange(overrides["queue"], 0, -1)]
+    assert [m["headers"]["task"] for m in messages] == ["deepfake.deliver_webhook"]
+    assert sweeper.close_batches() == []  # once
+    redis.Redis.from_url(REDIS_URL).delete(epoch_key(sweeper.settings))
+    sweeper.engine.dispose()

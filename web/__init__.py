@@ -7,6 +7,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from shared.settings import Settings
+from web.forms import StrictRequest
 
 csrf = CSRFProtect()
 
@@ -15,6 +16,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings from the environment (overrides win), extensions, blueprints."""
     settings = Settings.from_env(**(overrides or {}))
     app = Flask(__name__)
+    app.request_class = StrictRequest
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key,
@@ -24,8 +26,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
 
-    from web import api_batches, openapi  # noqa: F401 - register their routes on the API blueprint
-    from web import auth, commands, db, errors, queue, security
+    from web import api_batches, openapi, pages_data  # noqa: F401 - register their routes on their blueprints
+    from web import auth, commands, db, errors, params, queue, ratelimit, security
     from web.api import bp as api_bp
     from web.health import bp as health_bp
     from web.pages import bp as pages_bp
@@ -36,6 +38,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     queue.init_app(app)
     csrf.init_app(app)
     security.init_app(app)
+    params.init_app(app)
+    ratelimit.init_app(app)  # after the NUL check: its key lookup reads the header
     errors.init_app(app)
     csrf.exempt(api_bp)  # the API is not used by browser forms
     app.register_blueprint(pages_bp)

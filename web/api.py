@@ -2,15 +2,26 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request, url_for
+from spectree import Response
 
-from web import auth, params, serialize, services
+from web import auth, params, schemas, serialize, services
 from web.batches import check_callback
 from web.db import get_session
 from web.errors import json_error
+from web.openapi import document, documented, responses, spec
 from web.uploads import UploadError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(auth.authenticate)
+
+
+@bp.before_request
+def _body_limit() -> None:
+    """A single upload's body limit, set before anything (the request models included) reads the body."""
+    if request.endpoint == "api.create_analysis":
+        request.max_content_length = current_app.config["SETTINGS"].max_upload_bytes + 64 * 1024
+    elif request.endpoint == "api.create_batch":
+        request.max_content_length = current_app.config["SETTINGS"].max_batch_bytes + 1024 * 1024
 
 
 @bp.errorhandler(params.BadParam)
@@ -24,10 +35,10 @@ def upload_error(exc: UploadError):
 
 
 @bp.post("/analyses")
+@spec.validate(form=schemas.AnalysisUpload, resp=responses(HTTP_202=schemas.AnalysisSummary))
 def create_analysis():
     """Accept one image (multipart field `file`, optional `callback_url`); 202 with its id and where to poll."""
     settings = current_app.config["SETTINGS"]
-    request.max_content_length = settings.max_upload_bytes + 64 * 1024
     callback = check_callback(request.form.get("callback_url"), settings)
     analysis = services.submit(get_session(), request.files.get("file"), settings, auth.current_key(), callback)
     response = jsonify(serialize.summary(analysis))
@@ -37,18 +48,24 @@ def create_analysis():
 
 
 @bp.get("/analyses/<analysis_id>")
+@spec.validate(query=schemas.Private, resp=responses(HTTP_200=schemas.AnalysisDetail))
 def get_analysis(analysis_id: str):
     """Status of one analysis and, when done, its full result."""
-    session = get_session()
-    analysis = services.get_analysis(session, analysis_id, auth.current_key(), with_result=True)
+    analysis = services.get_analysis(get_session(), analysis_id, auth.current_key(), with_result=True)
     if analysis is None:
         return json_error(404, f"no analysis with id {analysis_id!r}")
-    body = serialize.detail(analysis, private=request.args.get("private") == "true")
-    body["similar"] = [serialize.similar(a, d) for a, d in services.similar(session, analysis, auth.current_key())]
-    return jsonify(body)
+    return jsonify(analysis_json(analysis, auth.current_key(), private=request.args.get("private") == "true"))
+
+
+def analysis_json(analysis, owner, private: bool = False) -> dict:
+    """The status body of an analysis with its near-duplicates (the API and the result page's poll)."""
+    body = serialize.detail(analysis, private=private)
+    body["similar"] = [serialize.similar(a, d) for a, d in services.similar(get_session(), analysis, owner)]
+    return body
 
 
 @bp.get("/analyses/<analysis_id>/files/<name>")
+@documented(resp=responses(HTTP_200=None))  # an image, served as a file
 def derived_file(analysis_id: str, name: str):
     """A thumbnail or forensic map of one of the caller's analyses."""
     analysis = services.get_analysis(get_session(), analysis_id, auth.current_key())
@@ -59,6 +76,7 @@ def derived_file(analysis_id: str, name: str):
 
 
 @bp.delete("/analyses/<analysis_id>")
+@spec.validate(resp=responses(HTTP_204=None))
 def delete_analysis(analysis_id: str):
     """Delete an analysis, its maps and its upload."""
     session = get_session()
@@ -70,9 +88,17 @@ def delete_analysis(analysis_id: str):
 
 
 @bp.get("/analyses")
+@spec.validate(query=schemas.AnalysisFilters, resp=responses(HTTP_200=schemas.AnalysisList))
 def list_analyses():
     """Past analyses with filters (verdict, status, filename, batch, has_provenance, dates), sort and pages."""
     page, per_page = params.paging(request.args, current_app.config["SETTINGS"].page_size)
     result = services.list_analyses(get_session(), page, per_page, auth.current_key(), params.filters(request.args))
     return jsonify({"items": [serialize.summary(a) for a in result.items], "page": result.page,
                     "per_page": result.per_page, "total": result.total, "pages": result.pages})
+
+
+@bp.get("/openapi.json")
+@spec.validate(security={}, resp=Response(HTTP_200=None))
+def openapi():
+    """The OpenAPI document (no key needed)."""
+    return jsonify(document())

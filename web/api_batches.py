@@ -1,12 +1,13 @@
 """JSON API v1: batches of many images, their progress, exports and webhooks."""
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify, request, stream_with_context, url_for
+from flask import Response, current_app, jsonify, request, url_for
 from sqlalchemy import select
 
 from shared.models import Analysis, Batch
-from web import auth, batches, export, params, serialize, services
+from web import auth, batches, export, params, schemas, serialize, services
 from web.api import bp
+from web.openapi import documented, responses, spec
 from web.db import get_session
 from web.errors import json_error
 
@@ -17,10 +18,11 @@ def _batch_or_404(batch_id: str) -> Batch | Response:
 
 
 @bp.post("/batches")
+@spec.validate(form=schemas.BatchUpload, headers=schemas.BatchHeaders,
+               resp=responses(HTTP_202=schemas.BatchOut, HTTP_200=schemas.BatchOut))
 def create_batch():
     """Many files (multipart `files`, or one ZIP) with optional `name`, `callback_url`, `Idempotency-Key`."""
     settings = current_app.config["SETTINGS"]
-    request.max_content_length = settings.max_batch_bytes + 1024 * 1024
     files = request.files.getlist("files") + request.files.getlist("file")
     batch, created = batches.create(get_session(), files, settings, auth.current_key(), request.form.get("name"),
                                     request.form.get("callback_url"), request.headers.get("Idempotency-Key"))
@@ -33,6 +35,7 @@ def create_batch():
 
 
 @bp.get("/batches")
+@spec.validate(query=schemas.Paging, resp=responses(HTTP_200=schemas.BatchList))
 def list_batches():
     """The caller's batches, newest first."""
     page, per_page = params.paging(request.args, current_app.config["SETTINGS"].page_size)
@@ -44,6 +47,7 @@ def list_batches():
 
 
 @bp.get("/batches/<batch_id>")
+@spec.validate(query=schemas.Paging, resp=responses(HTTP_200=schemas.BatchOut))
 def get_batch(batch_id: str):
     """Counts per state, progress, a page of its analyses, and webhook delivery attempts."""
     batch = _batch_or_404(batch_id)
@@ -61,22 +65,17 @@ def get_batch(batch_id: str):
 
 
 @bp.get("/batches/<batch_id>/results")
+@documented(query=schemas.ResultsFormat, resp=responses(HTTP_200=None))  # a streamed download
 def batch_results(batch_id: str):
     """All results as ?format=csv (default), json or jsonl."""
     batch = _batch_or_404(batch_id)
     if isinstance(batch, Response):
         return batch
-    fmt = request.args.get("format", "csv")
-    if fmt not in export.FORMATS:
-        return json_error(400, "format must be csv, json or jsonl")
-    session = get_session()
-    body = stream_with_context(export.render(export.rows(session, batch), fmt))
-    response = Response(body, mimetype=export.FORMATS[fmt])
-    response.headers["Content-Disposition"] = f'attachment; filename="batch-{batch.id}.{fmt}"'
-    return response
+    return export.response(get_session(), batch, params.parse(schemas.ResultsFormat, request.args).format)
 
 
 @bp.delete("/batches/<batch_id>")
+@spec.validate(resp=responses(HTTP_204=None))
 def delete_batch(batch_id: str):
     """Delete a batch with its analyses, maps and uploads."""
     batch = _batch_or_404(batch_id)

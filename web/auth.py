@@ -1,7 +1,7 @@
-"""API authentication (Bearer keys) and per-key rate limits, run before every API request."""
+"""API authentication (Bearer keys), run before every API request; rate limits are in web/ratelimit.py."""
 from __future__ import annotations
 
-import time
+from urllib.parse import urlsplit
 
 import redis
 from flask import Flask, current_app, g, request
@@ -22,43 +22,54 @@ def current_key() -> ApiKey | None:
     return g.get("api_key")
 
 
+def resolve() -> tuple[ApiKey | None, str | None]:
+    """The Bearer key of this request, or why it is refused; looked up once (the rate limiter asks first)."""
+    if "auth" not in g:
+        g.auth = _lookup(request.headers.get("Authorization", ""))
+    return g.auth
+
+
+def _lookup(header: str) -> tuple[ApiKey | None, str | None]:
+    if not header:
+        return None, None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None, "Authorization must be 'Bearer <api key>'"
+    key = keys.find(get_session(), token.strip())
+    return (key, None) if key is not None else (None, "unknown or revoked API key")
+
+
 def authenticate():
-    """Resolve the Bearer key (401 when missing where required, or invalid) and apply its rate limit."""
-    settings = current_app.config["SETTINGS"]
-    header = request.headers.get("Authorization", "")
-    g.api_key = None
-    if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return json_error(401, "Authorization must be 'Bearer <api key>'")
-        key = keys.find(get_session(), token.strip())
-        if key is None:
-            return json_error(401, "unknown or revoked API key")
-        g.api_key = key
-    elif settings.require_api_key and request.endpoint != "api.openapi":
+    """Resolve the Bearer key (401 when missing where required, or invalid); refuse keyless cross-site writes."""
+    key, problem = resolve()
+    if problem:
+        return json_error(401, problem)
+    g.api_key = key
+    if key is None and current_app.config["SETTINGS"].require_api_key and request.endpoint != "api.openapi":
         return json_error(401, "an API key is required: send 'Authorization: Bearer <api key>'")
-    if g.api_key is None:  # the local single user (no key) is not limited
-        return None
-    return _rate_limit(g.api_key.key_hash[:24], g.api_key.rate_limit_per_minute)
+    if key is None:  # the local single user must not be driven cross-site
+        return _refuse_cross_site()
+    return None
 
 
-def _rate_limit(who: object, per_minute: int):
-    """Fixed one-minute windows counted in Redis; if Redis is down the limit is not enforced."""
-    if per_minute <= 0:
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _refuse_cross_site():
+    """403 for a keyless state-changing request that a browser sent from another origin.
+
+    Keyless requests act as the local user, so any web page could otherwise POST uploads or DELETE analyses here
+    from its visitors' browsers. Browsers send Origin on such requests (and Sec-Fetch-Site); clients that are not
+    browsers send neither and are unaffected; a key cannot be attached cross-site without CORS, which we never allow.
+    """
+    if request.method in SAFE_METHODS:
         return None
-    window = int(time.time() // 60)
-    counter = f"ratelimit:{who}:{window}"
-    try:
-        client: redis.Redis = current_app.extensions["redis"]
-        pipe = client.pipeline()
-        pipe.incr(counter)
-        pipe.expire(counter, 120)
-        count = pipe.execute()[0]
-    except redis.RedisError:
-        current_app.logger.warning("rate limit not enforced: Redis unavailable")
-        return None
-    if count > per_minute:
-        response = json_error(429, f"rate limit of {per_minute} requests per minute exceeded; retry later")
-        response.headers["Retry-After"] = str(60 - int(time.time()) % 60)
-        return response
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        cross = urlsplit(origin).netloc.lower() != request.host.lower()  # "null" (sandboxed, file:) is cross too
+    else:
+        cross = request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none")
+    if cross:
+        return json_error(403, "cross-origin requests without an API key are refused: send "
+                               "'Authorization: Bearer <api key>' or call from this server's own pages")
     return None

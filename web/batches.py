@@ -14,14 +14,17 @@ from shared import archive, callbacks, cleanup, outbox
 from shared.models import Analysis, ApiKey, Batch, Status, WebhookDelivery, WebhookEvent
 from shared.settings import Settings
 from web import queue
+from web.params import IDEMPOTENCY_KEY_MAX, text_field
+from web.schemas import BATCH_NAME_MAX
 from web.services import enqueue, owned
-from web.uploads import UploadError, refused, store
+from web.uploads import UploadError, no_orphans, refused, store
 
 
 def check_callback(url: str | None, settings: Settings) -> str | None:
     """A webhook URL must be absolute http(s) and resolve to public addresses (unless WEBHOOK_ALLOW_PRIVATE)."""
     if not url:
         return None
+    text_field(url, "callback_url")
     try:
         callbacks.resolve(url, settings.webhook_allow_private)
     except callbacks.Refused as exc:
@@ -62,22 +65,34 @@ def create(session: Session, files: list[FileStorage], settings: Settings, owner
         raise UploadError(400, "no files were sent: use the multipart field 'files' (or one ZIP archive)")
     max_files = owner.max_batch_files if owner else settings.max_batch_files
     callback_url = check_callback(callback_url, settings)
-    analyses: list[Analysis] = []
-    for item_name, stream in _items(files, settings, max_files):
-        if isinstance(stream, str):
-            analyses.append(refused(item_name, stream))
-            continue
-        try:
-            analyses.append(store(item_name, stream, settings))
-        except UploadError as exc:
-            analyses.append(refused(item_name, exc.message))
+    name = text_field(name, "name")
+    idempotency_key = text_field(idempotency_key, "Idempotency-Key", IDEMPOTENCY_KEY_MAX)
+    with no_orphans(session, settings) as created:
+        analyses: list[Analysis] = []
+        for item_name, stream in _items(files, settings, max_files):
+            if isinstance(stream, str):
+                analyses.append(refused(item_name, stream))
+                continue
+            try:
+                analyses.append(store(item_name, stream, settings, created))
+            except UploadError as exc:
+                analyses.append(refused(item_name, exc.message))
+        batch, is_new = _save(session, owner, analyses, name, callback_url, idempotency_key)
+    if is_new:
+        _enqueue(session, batch, analyses)
+    return batch, is_new
+
+
+def _save(session: Session, owner: ApiKey | None, analyses: list[Analysis], name: str | None,
+          callback_url: str | None, idempotency_key: str | None) -> tuple[Batch, bool]:
+    """Commit the batch with its analyses, or find the earlier batch of the same Idempotency-Key."""
     digest = hashlib.sha256(json.dumps([name, callback_url, [(a.filename, a.sha256, a.error) for a in analyses]])
                             .encode()).hexdigest()
     if idempotency_key:
         earlier = _by_idempotency_key(session, owner, idempotency_key)
         if earlier is not None:
             return _replay(earlier, digest)
-    batch = Batch(api_key_id=owner.id if owner else None, name=(name or "")[:200] or None,
+    batch = Batch(api_key_id=owner.id if owner else None, name=(name or "")[:BATCH_NAME_MAX] or None,
                   callback_url=callback_url, idempotency_key=idempotency_key, request_sha256=digest,
                   total=len(analyses))
     session.add(batch)
@@ -94,13 +109,16 @@ def create(session: Session, files: list[FileStorage], settings: Settings, owner
         if callback_url:
             outbox.add(session, "batch", batch.id, callback_url)
     session.commit()
+    return batch, True
+
+
+def _enqueue(session: Session, batch: Batch, analyses: list[Analysis]) -> None:
     queued = [a.id for a in analyses if a.status == Status.QUEUED]
     try:
         if queued:
             enqueue(session, queued)
     except queue.QueueUnavailable as exc:
         raise UploadError(503, f"{exc}; batch {batch.id} is saved and will run later") from None
-    return batch, True
 
 
 def _by_idempotency_key(session: Session, owner: ApiKey | None, key: str) -> Batch | None:

@@ -19,14 +19,17 @@ def init_app(app: Flask) -> None:
 
     @keys.command("create")
     @click.argument("name")
-    @click.option("--rate-limit", type=int, default=None, help="requests per minute (default RATE_LIMIT_PER_MINUTE)")
-    @click.option("--max-batch-files", type=int, default=None, help="files per batch (default MAX_BATCH_FILES)")
+    @click.option("--rate-limit", type=click.IntRange(min=0), default=None,
+                  help="requests per minute, 0 = unlimited (default RATE_LIMIT_PER_MINUTE)")
+    @click.option("--max-batch-files", type=click.IntRange(min=1), default=None,
+                  help="files per batch (default MAX_BATCH_FILES)")
     def create(name: str, rate_limit: int | None, max_batch_files: int | None) -> None:
         """Create a key; its token and webhook secret are printed once."""
         settings = current_app.config["SETTINGS"]
         with _session() as session:
-            key, token = key_store.create(session, name, rate_limit or settings.rate_limit_per_minute,
-                                          max_batch_files or settings.max_batch_files)
+            key, token = key_store.create(  # 0 is a value (unlimited), not "use the default"
+                session, name, settings.rate_limit_per_minute if rate_limit is None else rate_limit,
+                settings.max_batch_files if max_batch_files is None else max_batch_files)
             session.commit()
             click.echo(f"id: {key.id}\nname: {key.name}\ntoken: {token}\nwebhook_secret: {key.webhook_secret}")
             click.echo("Keep the token: only its hash is stored.", err=True)
@@ -37,7 +40,8 @@ def init_app(app: Flask) -> None:
         with _session() as session:
             for key in session.scalars(select(ApiKey).order_by(ApiKey.id)):
                 state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-                click.echo(f"{key.id}\t{key.prefix}…\t{key.name}\t{state}\t{key.rate_limit_per_minute}/min")
+                rate = f"{key.rate_limit_per_minute}/min" if key.rate_limit_per_minute > 0 else "unlimited"
+                click.echo(f"{key.id}\t{key.prefix}…\t{key.name}\t{state}\t{rate}")
 
     @keys.command("revoke")
     @click.argument("key_id", type=int)

@@ -6,6 +6,7 @@ import io
 import json
 from collections.abc import Iterator
 
+from flask import Response, stream_with_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
@@ -61,3 +62,11 @@ def _csv_safe(value: object) -> object:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+def response(session: Session, batch: Batch, fmt: str) -> Response:
+    """The streamed download of a batch's results (fmt already checked against FORMATS)."""
+    body = stream_with_context(render(rows(session, batch), fmt))
+    resp = Response(body, mimetype=FORMATS[fmt])
+    resp.headers["Content-Disposition"] = f'attachment; filename="batch-{batch.id}.{fmt}"'
+    return resp

@@ -46,7 +46,7 @@ def upload():
     return redirect(url_for("pages.result", analysis_id=analysis.id), code=303)
 
 
-def _analysis_or_404(analysis_id: str, **load):
+def analysis_or_404(analysis_id: str, **load):
     analysis = services.get_analysis(get_session(), analysis_id, OWNER, **load)
     if analysis is None:
         abort(404)
@@ -56,7 +56,7 @@ def _analysis_or_404(analysis_id: str, **load):
 @bp.get("/analyses/<analysis_id>")
 def result(analysis_id: str):
     """The result page; its script polls the status endpoint until the verdict is in."""
-    analysis = _analysis_or_404(analysis_id, with_result=True)
+    analysis = analysis_or_404(analysis_id, with_result=True)
     similar = services.similar(get_session(), analysis, OWNER)
     return render_template("result.html", analysis=analysis, similar=similar)
 
@@ -64,7 +64,7 @@ def result(analysis_id: str):
 @bp.post("/analyses/<analysis_id>/delete")
 def delete(analysis_id: str):
     """Delete an analysis with its files (CSRF-protected form)."""
-    services.delete_analysis(get_session(), _analysis_or_404(analysis_id), _settings())
+    services.delete_analysis(get_session(), analysis_or_404(analysis_id), _settings())
     flash("The analysis and its files were deleted.")
     return redirect(url_for("pages.history"), code=303)
 
@@ -72,7 +72,7 @@ def delete(analysis_id: str):
 @bp.get("/analyses/<analysis_id>/metadata")
 def metadata(analysis_id: str):
     """Every metadata tag exiftool found, grouped by family (values are escaped by Jinja)."""
-    analysis = _analysis_or_404(analysis_id, with_metadata=True, with_result=True)
+    analysis = analysis_or_404(analysis_id, with_metadata=True, with_result=True)
     highlighted = {e.get("source") for e in (analysis.result or {}).get("evidence", [])
                    if e.get("kind") == "metadata_score"}
     show_private = request.args.get("private") == "true"
@@ -109,7 +109,7 @@ def batch(batch_id: str):
 @bp.get("/analyses/<analysis_id>/files/<name>")
 def derived_file(analysis_id: str, name: str):
     """A thumbnail or forensic map the worker made for this analysis."""
-    path = services.derived_path(_analysis_or_404(analysis_id), name, _settings())
+    path = services.derived_path(analysis_or_404(analysis_id), name, _settings())
     if path is None:
         abort(404)
     return services.send_derived(path)

@@ -24,16 +24,20 @@ def init_app(app: Flask) -> None:
     app.extensions["celery_client"] = client
 
 
-def send_many(jobs: list[tuple[str, list]]) -> None:
-    """Publish jobs over one connection; raise QueueUnavailable when the broker does not answer."""
+def send_many(jobs: list[tuple[str, list]], analyses_per_job: list[int] | None = None) -> None:
+    """Publish jobs over one connection; raise QueueUnavailable when the broker does not answer.
+
+    A job of n analyses gets n times TASK_SOFT_TIME_LIMIT (the limit is per analysis, the job runs n).
+    """
     client: Celery = current_app.extensions["celery_client"]
-    queue = current_app.config["SETTINGS"].queue
+    settings = current_app.config["SETTINGS"]
     retry_policy = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5}
     try:
         with client.producer_or_acquire() as producer:
-            for name, args in jobs:
-                client.send_task(name, args=args, queue=queue, producer=producer, retry=True,
-                                 retry_policy=retry_policy)
+            for (name, args), n in zip(jobs, analyses_per_job or [1] * len(jobs)):
+                soft, hard = settings.job_time_limits(n)
+                client.send_task(name, args=args, queue=settings.queue, producer=producer, retry=True,
+                                 retry_policy=retry_policy, soft_time_limit=soft, time_limit=hard)
     except Exception as exc:  # kombu raises several connection error types
         raise QueueUnavailable(f"the job queue is unavailable: {exc.__class__.__name__}") from exc
 
@@ -43,4 +47,5 @@ def enqueue_analyses(ids: list[str]) -> None:
     if len(ids) == 1:
         return send_many([(tasks.ANALYZE, [ids[0]])])
     size = max(1, current_app.config["SETTINGS"].batch_chunk)
-    send_many([(tasks.ANALYZE_CHUNK, [ids[i:i + size]]) for i in range(0, len(ids), size)])
+    chunks = [ids[i:i + size] for i in range(0, len(ids), size)]
+    send_many([(tasks.ANALYZE_CHUNK, [chunk]) for chunk in chunks], [len(chunk) for chunk in chunks])

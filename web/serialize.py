@@ -54,6 +54,7 @@ def detail(a: Analysis, private: bool = False) -> dict[str, Any]:
         "megapixels": a.megapixels,
         "started_at": _iso(a.started_at),
         "attempts": a.attempts,
+        "pipeline_runs": a.pipeline_runs,
         "model_version": a.model_version,
     }
     if a.purged_at:
@@ -92,5 +93,5 @@ def batch_summary(b: Batch, counts: dict[str, int]) -> dict[str, Any]:
 
 
 def delivery(d: WebhookDelivery) -> dict[str, Any]:
-    return {"event_id": d.event_id, "attempt": d.attempt, "url": d.url, "status_code": d.status_code, "error": d.error,
-            "succeeded": d.succeeded, "at": _iso(d.created_at)}
+    return {"event_id": d.event_id, "attempt": d.attempt, "url": d.url, "status_code": d.status_code,
+            "error": d.error, "succeeded": d.succeeded, "at": _iso(d.created_at)}

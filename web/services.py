@@ -16,7 +16,7 @@ from shared import cleanup, storage
 from shared.models import Analysis, ApiKey, utcnow
 from shared.settings import Settings
 from web import queue
-from web.uploads import UploadError, store
+from web.uploads import UploadError, no_orphans, store
 
 SORTS = {"created_at": Analysis.created_at, "fake_probability": Analysis.fake_probability,
          "filename": Analysis.filename, "verdict": Analysis.verdict}
@@ -32,11 +32,12 @@ def submit(session: Session, file: FileStorage | None, settings: Settings, owner
     """Store the upload, commit its analysis, then enqueue it (commit first, so the worker finds it)."""
     if file is None:
         raise UploadError(400, "no file was sent: use the multipart field 'file'")
-    analysis = store(file.filename, file.stream, settings)
-    analysis.api_key_id = owner.id if owner else None
-    analysis.callback_url = callback_url
-    session.add(analysis)
-    session.commit()
+    with no_orphans(session, settings) as created:
+        analysis = store(file.filename, file.stream, settings, created)
+        analysis.api_key_id = owner.id if owner else None
+        analysis.callback_url = callback_url
+        session.add(analysis)
+        session.commit()
     try:
         enqueue(session, [analysis.id])
     except queue.QueueUnavailable as exc:

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from PIL import Image
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from shared import images, storage
+from shared import cleanup, images, storage
 from shared.models import Analysis, Status, utcnow
 from shared.settings import Settings
 
@@ -56,8 +60,11 @@ def _check_header(path: Path, settings: Settings) -> tuple[int, int]:
     return width, height
 
 
-def store(name: str | None, stream: BinaryIO, settings: Settings) -> Analysis:
-    """Validate and store one file; return its new (unsaved) queued analysis, or raise UploadError."""
+def store(name: str | None, stream: BinaryIO, settings: Settings, created: list[str] | None = None) -> Analysis:
+    """Validate and store one file; return its new (unsaved) queued analysis, or raise UploadError.
+
+    The digest of a file this call wrote (rather than found already stored) is appended to `created`.
+    """
     head = stream.read(64)
     kind = images.sniff(head)
     if kind is None:
@@ -66,15 +73,17 @@ def store(name: str | None, stream: BinaryIO, settings: Settings) -> Analysis:
         raise UploadError(415, f"unsupported file type: accepted types are {images.ACCEPTED}")
     stream.seek(0)
     try:
-        sha, size, path, created = storage.save_stream(stream, settings.upload_dir, settings.max_upload_bytes)
+        sha, size, path, was_new = storage.save_stream(stream, settings.upload_dir, settings.max_upload_bytes)
     except storage.TooLarge as exc:
         raise UploadError(413, str(exc)) from None
     try:
         width, height = _check_header(path, settings)
     except UploadError:
-        if created:  # a refused file is not kept; one stored earlier belongs to another analysis
+        if was_new:  # a refused file is not kept; one stored earlier belongs to another analysis
             path.unlink(missing_ok=True)
         raise
+    if created is not None and was_new:
+        created.append(sha)
     return Analysis(filename=display_name(name), sha256=sha, media_type=kind.media_type,
                     size_bytes=size, width=width, height=height)
 
@@ -83,3 +92,24 @@ def refused(name: str | None, reason: str) -> Analysis:
     """A batch item that could not be accepted: a failed analysis carrying the reason."""
     return Analysis(filename=display_name(name), sha256="", media_type="application/octet-stream", size_bytes=0,
                     status=Status.FAILED, error=reason, finished_at=utcnow())
+
+
+@contextmanager
+def no_orphans(session: Session, settings: Settings) -> Iterator[list[str]]:
+    """Collect the digests `store()` writes; when the block ends, those no analysis row references are removed.
+
+    So a request refused after storing files (409, 413, a bad field, a failed commit) leaves none behind, while
+    one whose rows were committed (including a 503 with the upload kept for later) keeps them.
+    """
+    created: list[str] = []
+    try:
+        yield created
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        if created:
+            try:
+                cleanup.remove_unused(session, settings.upload_dir, set(created))
+            except SQLAlchemyError:  # the database is away: nothing can say whether the files are used, keep them
+                session.rollback()

@@ -22,7 +22,8 @@ app.conf.update(
     task_soft_time_limit=settings.task_soft_time_limit,
     task_time_limit=settings.task_time_limit,
     # an unacknowledged job returns to the queue this long after its worker vanished (killed, host lost);
-    # longer than the hard time limit, so a running job is never handed out twice
+    # longer than a one-analysis job's hard limit. A chunk may run longer (n x the limit): its job is then
+    # handed out again while it runs, and that delivery finds the live leases and does nothing.
     broker_transport_options={"visibility_timeout": settings.unacked_timeout,
                               "unacked_restore_interval": max(1, min(10, settings.unacked_timeout // 6)),
                               "unacked_restore_throttle": 1},

@@ -8,9 +8,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from billiard.exceptions import SoftTimeLimitExceeded  # Celery's soft time limit, raised inside the task
 
 from shared.evidence import Evidence, item
 from shared.images import sniff_file
@@ -88,35 +91,61 @@ class _Prepared:
     timings: dict[str, float]
 
 
+@contextmanager
+def _stage(name: str):
+    """Whatever a step raises for one file becomes that file's AnalysisError naming the step, so it
+    fails alone and never its chunk. Celery's time limit is not the file's fault and passes through."""
+    try:
+        yield
+    except (AnalysisError, SoftTimeLimitExceeded):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any bug or resource error in a step, MemoryError included
+        log.exception("%s failed", name)
+        raise AnalysisError(f"{name} failed on this file ({exc.__class__.__name__}: {exc})"[:300]) from None
+
+
 def _prepare(path: Path, res: Resources) -> _Prepared:
     """Everything before the model: type check, exiftool, decode, metadata score, provenance."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    if not path.is_file():
-        raise AnalysisError("the uploaded file is missing from storage")
-    if sniff_file(path) is None:
-        raise AnalysisError("not an accepted image type (checked from the file's bytes)")
-    tags = res.exif.read(path)
+    with _stage("reading the stored file"):
+        if not path.is_file():
+            raise AnalysisError("the uploaded file is missing from storage")
+        if sniff_file(path) is None:
+            raise AnalysisError("not an accepted image type (checked from the file's bytes)")
+    with _stage("metadata extraction"):
+        tags = res.exif.read(path)
     timings["metadata_s"] = time.perf_counter() - t0
     t = time.perf_counter()
-    img = decode.load_image(path, res.settings.max_image_pixels)
+    with _stage("decoding"):
+        img = decode.load_image(path, res.settings.max_image_pixels)
+        decode.check_upscale(img, res.detector.input_size)
     timings["decode_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    meta_score, meta_evidence = metadata_score(tags, thumbnail_size(str(path)))
-    evidence: list[Evidence] = provenance_evidence(str(path), tags, img) + watermark_evidence(img)
+    with _stage("the metadata score"):
+        meta_score, meta_evidence = metadata_score(tags, thumbnail_size(str(path)))
+    with _stage("the provenance checks (C2PA, source type, generator text)"):
+        evidence: list[Evidence] = provenance_evidence(str(path), tags, img)
+    with _stage("the watermark check"):
+        evidence += watermark_evidence(img)
     timings["provenance_s"] = time.perf_counter() - t
     # Keep only what the later steps need, not the full-resolution image (36 MB at 12 MP, times a chunk).
     from worker.detector import perturbed
 
-    variants = perturbed(img, res.detector.input_size)
-    return _Prepared(tags, img.width, img.height, variants, forensics.analysis_copy(img), phash.dhash(img),
-                     meta_score, meta_evidence, evidence, timings)
+    with _stage("preparing the detector's input"):
+        variants = perturbed(img, res.detector.input_size)
+        return _Prepared(tags, img.width, img.height, variants, forensics.analysis_copy(img), phash.dhash(img),
+                         meta_score, meta_evidence, evidence, timings)
 
 
 def analyze_files(paths: list[Path], res: Resources,
                   derived_dirs: list[Path | None] | None = None) -> list[Outcome | AnalysisError]:
-    """Analyse several files, running the model on all of them as one batch; one Outcome or error each."""
+    """Analyse several files, running the model on all of them as one batch; one Outcome or error each.
+
+    A file that fails any step fails alone with the step's reason; the others are analysed as usual.
+    """
     derived_dirs = derived_dirs or [None] * len(paths)
+    det = res.detector  # loaded outside any file's steps: a missing model is not a file's fault
     results: list[Outcome | AnalysisError | None] = [None] * len(paths)
     ready: list[tuple[int, _Prepared]] = []
     for i, path in enumerate(paths):
@@ -125,19 +154,41 @@ def analyze_files(paths: list[Path], res: Resources,
         except AnalysisError as exc:
             results[i] = exc
     if ready:
-        det = res.detector
         t = time.perf_counter()
-        from worker.detector import robustness
-
-        all_scores = robustness(det, [p.variants for _, p in ready])
+        all_scores = _scores(det, [p for _, p in ready])
         model_s = (time.perf_counter() - t) / len(ready)
-        for (i, prep), (p_fake, line) in zip(ready, all_scores):
+        for (i, prep), scored in zip(ready, all_scores):
+            if isinstance(scored, AnalysisError):
+                results[i] = scored
+                continue
             prep.timings["model_s"] = model_s
             try:
-                results[i] = _finish(prep, p_fake, line, det, derived_dirs[i])
+                with _stage("the verdict and forensic maps"):
+                    results[i] = _finish(prep, *scored, det, derived_dirs[i])
             except AnalysisError as exc:
                 results[i] = exc
     return results  # type: ignore[return-value]
+
+
+def _scores(det, prepared: list[_Prepared]) -> list[tuple[float, list[dict]] | AnalysisError]:  # noqa: ANN001
+    """The detector's scores for all files in one batched pass; if that pass fails, file by file, so
+    that only the file it fails on is failed."""
+    from worker.detector import robustness
+
+    try:
+        with _stage("the detector"):
+            return list(robustness(det, [p.variants for p in prepared]))
+    except AnalysisError as exc:
+        if len(prepared) == 1:
+            return [exc]
+    out: list[tuple[float, list[dict]] | AnalysisError] = []
+    for prep in prepared:
+        try:
+            with _stage("the detector"):
+                out.append(robustness(det, [prep.variants])[0])
+        except AnalysisError as exc:
+            out.append(exc)
+    return out
 
 
 def analyze_file(path: Path, res: Resources, derived_dir: Path | None = None) -> Outcome:

@@ -1,26 +1,30 @@
-"""Run queued analyses: read their rows, release the connection, compute, write the outcomes.
+"""Run queued analyses: take their leases, release the connection, compute, write the outcomes.
 
-Safe to run twice for the same ids (a job delivered twice writes one result): finished analyses are
-skipped, and an image already analysed with the same model version is answered from the database.
+Safe to deliver twice (a job delivered twice runs the pipeline once): finished analyses and analyses whose
+lease is live are skipped, results are written only by the lease's owner, and an image the same owner already
+had analysed by the same model version is answered from the database.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
-from shared import outbox, storage
+from shared import cleanup, outbox, storage
 from shared.db import make_engine, make_sessionmaker
 from shared.models import Analysis, Batch, Status, utcnow
 from shared.settings import Settings
+from worker import lease
 from worker.errors import AnalysisError
 from worker.pipeline import Outcome, Resources, analyze_files
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # a file that kills the worker this often is failed instead of retried forever
+DELETED = "deleted"  # what Finished says of an analysis deleted while it ran
 
 
 @lru_cache(maxsize=None)
@@ -39,87 +43,124 @@ class Finished:
     callback_url: str | None
 
 
-def _claim(session: Session, ids: list[str], model_version: str) -> tuple[list[Analysis], list[Finished]]:
-    """Mark runnable analyses running; answer repeats from the database; fail poison files."""
+def claim(session: Session, ids: list[str], owner: str, settings: Settings,
+           model_version: str) -> tuple[list[Analysis], list[Finished]]:
+    """Take the free leases; fail poison files, answer repeats from the database, start the pipeline on the rest.
+
+    Rows with a live lease are left alone (a duplicate delivery). `pipeline_runs` is counted in the transaction
+    that takes the lease, so it says how many times the pipeline really started.
+    """
     todo, finished = [], []
-    rows = session.scalars(select(Analysis).where(Analysis.id.in_(ids)).with_for_update()).all()
-    for a in rows:
-        if a.status in Status.FINAL:  # delivered twice: the first delivery already wrote it
-            continue
-        if a.attempts >= MAX_ATTEMPTS:
-            _set_failed(a, f"the worker stopped {a.attempts} times while analysing this file")
+    taken = lease.take(session, ids, owner, settings.lease_s)
+    if busy := set(ids) - set(taken):
+        busy = set(session.scalars(select(Analysis.id).where(Analysis.id.in_(busy), Analysis.status == Status.RUNNING)))
+    if busy:
+        log.warning("leased by another worker, left alone by this delivery: %s", sorted(busy))
+    for a in session.scalars(select(Analysis).where(Analysis.id.in_(taken))).all() if taken else []:
+        if a.attempts > MAX_ATTEMPTS:  # this is a lease taken over: the earlier ones lapsed with their workers
+            values = _failed(f"the worker stopped {a.attempts - 1} times while analysing this file")
         elif (earlier := _earlier_result(session, a, model_version)) is not None:
-            _copy(earlier, a)
+            values = _copied(earlier)
         else:
-            a.status, a.started_at, a.attempts = Status.RUNNING, utcnow(), a.attempts + 1
+            a.status, a.started_at, a.pipeline_runs = Status.RUNNING, utcnow(), a.pipeline_runs + 1
             todo.append(a)
             continue
-        finished.append(Finished(a.id, a.status, a.batch_id, a.callback_url))
+        lease.write(session, a.id, owner, values)
+        finished.append(Finished(a.id, values["status"], a.batch_id, a.callback_url))
     outbox.analyses_finished(session, finished)  # webhooks go out with the state change, or not at all
     session.commit()
     return todo, finished
 
 
 def _earlier_result(session: Session, a: Analysis, model_version: str) -> Analysis | None:
+    """The same file done by the same model for the same owner, its maps still on disk (never purged).
+
+    Reuse stays inside one owner: another key's analysis is never copied nor named in `reused_from`.
+    A deleted analysis is gone from the table, so it is never a source.
+    """
+    same_owner = Analysis.api_key_id == a.api_key_id if a.api_key_id is not None else Analysis.api_key_id.is_(None)
     stmt = (select(Analysis).options(undefer(Analysis.result), undefer(Analysis.file_metadata))
-            .where(Analysis.sha256 == a.sha256, Analysis.status == Status.DONE,
-                   Analysis.model_version == model_version, Analysis.id != a.id)
+            .where(Analysis.sha256 == a.sha256, Analysis.status == Status.DONE, same_owner,
+                   Analysis.model_version == model_version, Analysis.id != a.id, Analysis.purged_at.is_(None))
             .order_by(Analysis.finished_at).limit(1))
     return session.scalars(stmt).first()
 
 
-def _copy(src: Analysis, dst: Analysis) -> None:
-    for field in ("verdict", "fake_probability", "metadata_score", "model_version", "width", "height", "result",
-                  "file_metadata", "phash", "has_provenance"):
-        setattr(dst, field, getattr(src, field))
-    dst.status, dst.finished_at, dst.error, dst.reused_from = Status.DONE, utcnow(), None, src.id
+def _copied(src: Analysis) -> dict[str, Any]:
+    values = {field: getattr(src, field) for field in (
+        "verdict", "fake_probability", "metadata_score", "model_version", "width", "height", "result",
+        "file_metadata", "phash", "has_provenance")}
+    return values | {"status": Status.DONE, "finished_at": utcnow(), "error": None, "reused_from": src.id}
 
 
-def _set_failed(a: Analysis, reason: str) -> None:
-    a.status, a.error, a.finished_at = Status.FAILED, reason, utcnow()
+def _failed(reason: str) -> dict[str, Any]:
+    return {"status": Status.FAILED, "error": reason, "finished_at": utcnow()}
 
 
-def _write(a: Analysis, outcome: Outcome) -> None:
-    a.status, a.finished_at, a.error = Status.DONE, utcnow(), None
-    a.verdict, a.fake_probability, a.metadata_score = outcome.verdict, outcome.fake_probability, outcome.metadata_score
-    a.model_version, a.width, a.height = outcome.model_version, outcome.width, outcome.height
-    a.result, a.file_metadata = outcome.result, outcome.metadata
-    a.phash, a.has_provenance = outcome.phash, outcome.has_provenance
+def _result(outcome: Outcome) -> dict[str, Any]:
+    return {"status": Status.DONE, "finished_at": utcnow(), "error": None, "verdict": outcome.verdict,
+            "fake_probability": outcome.fake_probability, "metadata_score": outcome.metadata_score,
+            "model_version": outcome.model_version, "width": outcome.width, "height": outcome.height,
+            "result": outcome.result, "file_metadata": outcome.metadata, "phash": outcome.phash,
+            "has_provenance": outcome.has_provenance}
 
 
-def run_chunk(ids: list[str], res: Resources) -> list[Finished]:
+def run_chunk(ids: list[str], res: Resources, owner: str | None = None) -> list[Finished]:
     """Analyse a chunk of queued analyses with one batched model pass; one transaction to write them all."""
     settings: Settings = res.settings
     Session_ = sessions(settings.database_url)
-    model_version = res.detector.version
+    owner = owner or lease.new_owner()
     with Session_() as session:
-        todo, finished = _claim(session, ids, model_version)
+        todo, finished = claim(session, ids, owner, settings, res.detector.version)
         work = [(a.id, a.sha256, a.batch_id, a.callback_url) for a in todo]
     if not work:
         return finished
-    # no connection is held while the model runs
-    paths = [storage.path_for(settings.upload_dir, sha) for _, sha, _, _ in work]
-    derived = [storage.derived_dir(settings.upload_dir, sha) for _, sha, _, _ in work]
-    outcomes = analyze_files(paths, res, derived)
-    answered = len(finished)
-    with Session_() as session:
-        rows = {a.id: a for a in session.scalars(select(Analysis).where(Analysis.id.in_([w[0] for w in work])))}
-        for (analysis_id, _, batch_id, callback), outcome in zip(work, outcomes):
-            a = rows[analysis_id]
-            if isinstance(outcome, AnalysisError):
-                _set_failed(a, str(outcome))
-            else:
-                _write(a, outcome)
-            finished.append(Finished(analysis_id, a.status, batch_id, callback))
-        outbox.analyses_finished(session, finished[answered:])
-        session.commit()
+    # no connection is held while the model runs; a thread keeps the leases alive meanwhile
+    try:
+        with lease.kept(Session_, [w[0] for w in work], owner, settings.lease_s):
+            paths = [storage.path_for(settings.upload_dir, sha) for _, sha, _, _ in work]
+            derived = [storage.derived_dir(settings.upload_dir, sha) for _, sha, _, _ in work]
+            outcomes = analyze_files(paths, res, derived)
+        with Session_() as session:
+            return finished + _write_outcomes(session, owner, work, outcomes, settings)
+    except Exception:  # a retry (database error) or the time-limit handler comes next: let the leases go
+        lease.release(Session_, [w[0] for w in work], owner)
+        raise
+
+
+def _write_outcomes(session: Session, owner: str, work: list[tuple], outcomes: list,
+                    settings: Settings) -> list[Finished]:
+    """Write what this worker still owns; an analysis deleted meanwhile is skipped and its new files removed."""
+    finished, lost = [], []
+    for (analysis_id, sha, batch_id, callback), outcome in zip(work, outcomes):
+        values = _failed(str(outcome)) if isinstance(outcome, AnalysisError) else _result(outcome)
+        if lease.write(session, analysis_id, owner, values):
+            finished.append(Finished(analysis_id, values["status"], batch_id, callback))
+        else:
+            lost.append((analysis_id, sha, batch_id))
+    outbox.analyses_finished(session, finished)
+    session.commit()
+    if not lost:
+        return finished
+    still_there = set(session.scalars(select(Analysis.id).where(Analysis.id.in_([x[0] for x in lost]))))
+    for analysis_id, _, batch_id in lost:
+        if analysis_id in still_there:
+            log.warning("analysis %s: the lease was taken over; this worker's result is not written", analysis_id)
+        else:  # deleted while it ran: nothing to write, but its batch may now be complete
+            finished.append(Finished(analysis_id, DELETED, batch_id, None))
+    cleanup.remove_unused(session, settings.upload_dir, {sha for i, sha, _ in lost if i not in still_there})
     return finished
 
 
-def close_finished_batches(settings: Settings, batch_ids: set[str]) -> list[str]:
-    """Mark batches whose analyses are all final as finished; returns those this call finished (once each)."""
+def close_finished_batches(settings: Settings, batch_ids: set[str],
+                           session_factory: sessionmaker[Session] | None = None) -> list[str]:
+    """Mark batches whose analyses are all final as finished; returns those this call finished (once each).
+
+    The sweeper passes its own session factory: the worker's main process must not create this module's
+    engine, which pool processes forked later would inherit.
+    """
     closed = []
-    with sessions(settings.database_url)() as session:
+    with (session_factory or sessions(settings.database_url))() as session:
         for batch_id in batch_ids:
             open_items = session.scalar(select(func.count()).select_from(Analysis).where(
                 Analysis.batch_id == batch_id, Analysis.status.not_in(Status.FINAL)))
@@ -136,14 +177,13 @@ def close_finished_batches(settings: Settings, batch_ids: set[str]) -> list[str]
     return closed
 
 
-def fail(analysis_ids: list[str], settings: Settings, reason: str) -> list[Finished]:
-    """Mark analyses failed with a reason (time limit hit, retries exhausted)."""
+def fail(analysis_ids: list[str], settings: Settings, reason: str, owner: str) -> list[Finished]:
+    """Mark the analyses `owner` still holds failed with a reason (time limit hit)."""
     out = []
     with sessions(settings.database_url)() as session:
-        for a in session.scalars(select(Analysis).where(Analysis.id.in_(analysis_ids))):
-            if a.status not in Status.FINAL:
-                _set_failed(a, reason)
-                out.append(Finished(a.id, a.status, a.batch_id, a.callback_url))
+        for a in session.scalars(select(Analysis).where(Analysis.id.in_(analysis_ids))).all():
+            if lease.write(session, a.id, owner, _failed(reason)):
+                out.append(Finished(a.id, Status.FAILED, a.batch_id, a.callback_url))
         outbox.analyses_finished(session, out)
         session.commit()
     return out

@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 from shared import outbox, tasks as names
 from shared.models import Analysis, Batch
 from shared.settings import Settings
-from worker import runner
+from worker import lease, runner
 from worker.pipeline import Resources
 
 
@@ -32,11 +32,14 @@ def _notify(finished: list[runner.Finished], settings: Settings) -> None:
 
 def _run(ids: list[str]) -> list[str]:
     res = resources()
+    owner = lease.new_owner()
     try:
-        finished = runner.run_chunk(ids, res)
-    except SoftTimeLimitExceeded:
-        limit = res.settings.task_soft_time_limit
-        finished = runner.fail(ids, res.settings, f"the analysis took longer than the {limit} s limit")
+        finished = runner.run_chunk(ids, res, owner)
+    except SoftTimeLimitExceeded:  # the job's limit is TASK_SOFT_TIME_LIMIT per analysis (web.queue sets it)
+        each, (soft, _) = res.settings.task_soft_time_limit, res.settings.job_time_limits(len(ids))
+        reason = (f"the analysis took longer than the {each} s limit" if len(ids) == 1 else
+                  f"this job of {len(ids)} analyses took longer than {soft} s ({each} s each)")
+        finished = runner.fail(ids, res.settings, reason, owner)
     _notify(finished, res.settings)
     return [f.status for f in finished]
 

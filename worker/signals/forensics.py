@@ -13,6 +13,8 @@ from io import BytesIO
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
+from worker.decode import to_rgb
+
 ANALYSIS_MAX_SIDE = 2048
 OUTPUT_MAX_SIDE = 1024
 ELA_QUALITY = 90
@@ -40,7 +42,7 @@ def analysis_copy(img: Image.Image) -> Image.Image:
     if img.mode == "RGB" and max(img.size) <= ANALYSIS_MAX_SIDE:
         return img
     img = ImageOps.exif_transpose(img) if hasattr(img, "getexif") else img
-    img = img.convert("RGB")
+    img = to_rgb(img)  # any mode Pillow decodes, 16-bit and float greys included
     if max(img.size) <= ANALYSIS_MAX_SIDE:
         return img
     factor = max(img.size) // (2 * OUTPUT_MAX_SIDE)

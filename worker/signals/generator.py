@@ -10,63 +10,83 @@ trivially stripped, so their absence says nothing.
 """
 from __future__ import annotations
 
-import gzip
 import json
 import re
+import zlib
 
 import numpy as np
 from PIL import Image
 
 from shared.evidence import Evidence, item
+from shared.limits import GZIP, TEXT_MAX_BYTES, TooLarge, inflate
+from worker.errors import AnalysisError
+from worker.signals.pngtext import png_texts
 
 STEALTH_SIGNATURES = {b"stealth_pnginfo": False, b"stealth_pngcomp": True}
-_A1111_SETTINGS = re.compile(r"^Steps: \d+.*Sampler: ", re.M)
-_KV = re.compile(r'\s*([\w][\w \-/]*?): ("(?:\\.|[^"])*"|[^,]*)(?:,|$)')
+_STEALTH_HEAD = 19  # signature (15 bytes) and the payload's length in bits (4)
+# A1111 settings: 'Key: value, Key: "quoted, value", ...'. Each pattern has one way to read a character,
+# and parse_settings never rescans, so parsing is linear (A1111's own regex, and ours before, backtracked).
+_KEY = re.compile(r"\s*(\w[\w \-/]*):\s*")
+_QUOTED = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _PROMPT_MAX = 2000
 
 
 def texts_from_meta(meta: dict) -> dict[str, str]:
     """Every string tag of the exiftool dict that could hold generator text, keyed by its exact field."""
     groups = ("PNG", "EXIF", "XMP", "IPTC", "RIFF", "File")
-    return {k: v for k, v in (meta or {}).items() if isinstance(v, str) and k.split(":")[0] in groups}
+    return {k: v[:TEXT_MAX_BYTES] for k, v in (meta or {}).items() if isinstance(v, str) and k.split(":")[0] in groups}
 
 
 def texts_from_file(path: str) -> dict[str, str]:
-    """PNG text chunks and EXIF UserComment read with Pillow (fallback when exiftool missed them)."""
-    out: dict[str, str] = {}
+    """PNG text chunks, or the EXIF UserComment of other formats, read here (fallback when exiftool missed
+    them); each cut at TEXT_MAX_BYTES. PNG EXIF is left to exiftool: Pillow decodes every pixel to find it."""
     try:
+        texts = png_texts(path)
+        if texts:
+            return {f"PNG:{key.capitalize()}": value for key, value in texts.items()}
         with Image.open(path) as im:
-            for key, value in getattr(im, "text", {}).items() if im.format == "PNG" else ():
-                out[f"PNG:{key.capitalize()}"] = str(value)
+            if im.format == "PNG":
+                return {}
             raw = im.getexif().get_ifd(0x8769).get(0x9286)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return out
+        return {}
     if isinstance(raw, bytes) and len(raw) > 8:
-        body = raw[8:]
+        body = raw[8:TEXT_MAX_BYTES]
         text = body.decode("utf-16-be", "ignore") if raw[:8].startswith(b"UNICODE") else body.decode("utf-8", "ignore")
-        out["EXIF:UserComment"] = text.strip("\x00")
-    return out
+        return {"EXIF:UserComment": text.strip("\x00")}
+    return {}
 
 
 def stealth_text(img: Image.Image) -> str | None:
-    """Text hidden by the A1111 stealth-pnginfo extension in the alpha-channel LSBs, if any."""
+    """Text hidden by the A1111 stealth-pnginfo extension in the alpha-channel LSBs, if any.
+
+    Only the bits the header announces are gathered, at most TEXT_MAX_BYTES of them; a gzip payload
+    that inflates beyond that is a decompression bomb and fails the analysis (AnalysisError).
+    """
     if img.mode != "RGBA":
         return None
     alpha = np.asarray(img.getchannel("A"))
-    if alpha.size < 152:
+    if alpha.size < _STEALTH_HEAD * 8:
         return None
-    head_cols = 152 // alpha.shape[0] + 1  # signature + length first, so a plain RGBA image costs nothing
-    head = np.packbits(alpha[:, :head_cols].T.ravel()[:152] & 1).tobytes()
+    head = _alpha_bits(alpha, _STEALTH_HEAD * 8)  # signature + length first: a plain RGBA image costs nothing
     compressed = STEALTH_SIGNATURES.get(head[:15])
     if compressed is None:
         return None
-    data = np.packbits(alpha.T.ravel() & 1).tobytes()  # column-major, as the extension writes it
-    length = int.from_bytes(data[15:19], "big") // 8
-    payload = data[19:19 + length]
+    length = min(int.from_bytes(head[15:19], "big") // 8, TEXT_MAX_BYTES, alpha.size // 8 - _STEALTH_HEAD)
+    payload = _alpha_bits(alpha, (_STEALTH_HEAD + length) * 8)[_STEALTH_HEAD:]
     try:
-        return (gzip.decompress(payload) if compressed else payload).decode("utf-8", "replace")
-    except (OSError, EOFError):
+        return (inflate(payload, GZIP) if compressed else payload).decode("utf-8", "replace")
+    except TooLarge as exc:
+        raise AnalysisError(f"the text hidden in the alpha channel (stealth_pngcomp) {exc}: "
+                            "a decompression bomb, not generator metadata") from None
+    except zlib.error:  # not a stealth text after all
         return None
+
+
+def _alpha_bits(alpha: np.ndarray, bits: int) -> bytes:
+    """The first ``bits`` alpha LSBs in column-major order (as the extension writes them), packed."""
+    cols = -(-bits // alpha.shape[0])
+    return np.packbits(alpha[:, :cols].T.ravel()[:bits] & 1).tobytes()
 
 
 def _clip(prompt) -> str | None:
@@ -75,16 +95,51 @@ def _clip(prompt) -> str | None:
 
 def parse_a1111(text: str) -> dict | None:
     """AUTOMATIC1111/Forge 'parameters' text to generator, model, seed and prompt."""
-    match = list(_A1111_SETTINGS.finditer(text))
-    if not match:
+    lines = text[:TEXT_MAX_BYTES].split("\n")
+    at = next((i for i in range(len(lines) - 1, -1, -1) if _is_settings(lines[i])), None)
+    if at is None:
         return None
-    head, settings = text[: match[-1].start()], text[match[-1].start():].splitlines()[0]
-    fields = {k.strip(): v.strip().strip('"') for k, v in _KV.findall(settings)}
-    prompt = head.split("\nNegative prompt:")[0].strip()
+    fields = parse_settings((lines[at].splitlines() or [""])[0])
+    prompt = "\n".join(lines[:at]).split("\nNegative prompt:")[0].strip()
     version = fields.get("Version", "")
     generator = "Forge" if version.startswith("f") else "AUTOMATIC1111"
     return {"generator": generator, "model": fields.get("Model") or fields.get("Model hash"),
             "seed": fields.get("Seed"), "prompt": _clip(prompt), "version": version or None}
+
+
+def _is_settings(line: str) -> bool:
+    """The A1111 settings line: 'Steps: <digits>...Sampler: ...' (the last such line is the one)."""
+    return line.startswith("Steps: ") and line[7:8].isdigit() and line.find("Sampler: ", 8) >= 0
+
+
+def parse_settings(line: str) -> dict[str, str]:
+    """'Key: value, Key: "quoted, value", ...' to a dict, in time linear in the line.
+
+    A quoted value that is not followed by a comma is read up to the next comma instead, as A1111 does.
+    Quoted scans never overlap: a quote inside the previous scan was an escaped one there, so its scan
+    would end where that one did (or find no closing quote, as that one did) and is not repeated.
+    """
+    fields: dict[str, str] = {}
+    pos, end, close = 0, len(line), -1  # close: just past the last scan's closing quote (end + 1: none)
+    while pos < end:
+        key = _KEY.match(line, pos)
+        if key is None:
+            comma = line.find(",", pos)
+            pos = end if comma < 0 else comma + 1
+            continue
+        start = stop = key.end()
+        if line.startswith('"', start):
+            if start >= close - 1:
+                quoted = _QUOTED.match(line, start)
+                close = quoted.end() if quoted else end + 1
+            if close == end or close < end and line[close] == ",":
+                stop = close
+        if stop == start:
+            comma = line.find(",", start)
+            stop = end if comma < 0 else comma
+        fields[key.group(1).strip()] = line[start:stop].strip().strip('"')
+        pos = stop + 1
+    return fields
 
 
 def parse_comfyui(prompt_json: str | None, workflow_json: str | None) -> dict | None:

@@ -1,15 +1,15 @@
 """webhook outbox (webhook_events) and the event id of each delivery attempt
 
-Revision ID: 0005
-Revises: 0003
+Revision ID: 0007_webhook_outbox
+Revises: 0006_keyless_idempotency
 Create Date: 2026-11-25 13:40:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005'
-down_revision = '0003'
+revision = '0007_webhook_outbox'
+down_revision = '0006_keyless_idempotency'
 branch_labels = None
 depends_on = None
 

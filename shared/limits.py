@@ -1,0 +1,45 @@
+"""How much the worker takes out of an untrusted file: the one limit on text and decompression.
+
+A file's size is capped at upload, but its metadata can still expand: a 200 KB PNG whose alpha
+channel hides a gzip stream inflated to 5.5 GB, and a 200 KB tEXt chunk held a worker for two
+minutes in a backtracking regex. So every metadata text the worker parses (PNG tEXt/zTXt/iTXt,
+EXIF UserComment, the A1111 "stealth" alpha-channel text) is cut at ``TEXT_MAX_BYTES``, and every
+decompression of file data goes through ``inflate``, which never produces more than that.
+Pillow's own caps on PNG text (``PngImagePlugin.MAX_TEXT_CHUNK`` per compressed chunk,
+``MAX_TEXT_MEMORY`` for all text of a file) are set from the same numbers by ``apply_to_pillow``.
+Not here: XMP is parsed out of process by exiftool (under its time limit; the values it returns are
+cut at ``worker.exif.MAX_VALUE_CHARS``). C2PA is read in process by c2pa-rs from the stored file
+(itself capped by ``MAX_UPLOAD_MB``); c2pa-rs caps its own Brotli boxes at 10 MiB since its PR #2210
+(not verified for the bundled sdk), and anything it raises fails only that file (worker.pipeline).
+
+Real generator texts are far below the limit: A1111 parameters are a few KiB, ComfyUI workflows
+tens to a few hundred KiB.
+"""
+from __future__ import annotations
+
+import zlib
+
+TEXT_MAX_BYTES = 1 << 20  # one metadata text, compressed or not, and any decompression's output
+TEXT_TOTAL_BYTES = 64 * TEXT_MAX_BYTES  # all text chunks of one file together (Pillow's default too)
+GZIP = 31  # zlib wbits for a gzip stream (the stealth text); 15 is a zlib stream (zTXt, iTXt)
+
+
+class TooLarge(ValueError):
+    """Decompressed data would exceed TEXT_MAX_BYTES: a decompression bomb, not metadata."""
+
+
+def inflate(data: bytes, wbits: int = 15, limit: int = TEXT_MAX_BYTES) -> bytes:
+    """Decompress at most ``limit`` bytes; raises TooLarge beyond it and zlib.error on corrupt data."""
+    stream = zlib.decompressobj(wbits)
+    out = stream.decompress(data, limit)
+    if not stream.eof and (stream.unconsumed_tail or len(out) >= limit):
+        raise TooLarge(f"decompresses to more than {limit:,} bytes")
+    return out
+
+
+def apply_to_pillow() -> None:
+    """Make Pillow's PNG text caps the ones above (it reads text chunks when it opens a file)."""
+    from PIL import PngImagePlugin
+
+    PngImagePlugin.MAX_TEXT_CHUNK = TEXT_MAX_BYTES
+    PngImagePlugin.MAX_TEXT_MEMORY = TEXT_TOTAL_BYTES

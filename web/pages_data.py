@@ -1,0 +1,43 @@
+"""JSON the pages' scripts poll, on the pages' own routes (the keyless local user, like the pages themselves).
+
+The pages must not poll the keyed API: with REQUIRE_API_KEY=true and WEB_UI=true (the shipped compose file) the
+API answers 401 to the browser, and a result page would wait for its verdict forever.
+"""
+from __future__ import annotations
+
+from flask import abort, jsonify, request
+
+from web import batches, export, params, schemas, serialize
+from web.api import analysis_json
+from web.db import get_session
+from web.pages import OWNER, analysis_or_404, bp
+
+
+@bp.get("/analyses/<analysis_id>/status")
+def analysis_status(analysis_id: str):
+    """What the result page polls: the same body as GET /api/v1/analyses/<id> (private values hidden)."""
+    return jsonify(analysis_json(analysis_or_404(analysis_id, with_result=True), OWNER))
+
+
+def _batch_or_404(batch_id: str):
+    found = batches.get(get_session(), batch_id, OWNER)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get("/batches/<batch_id>/status")
+def batch_status(batch_id: str):
+    """What the batch page polls: counts, progress and state."""
+    found = _batch_or_404(batch_id)
+    return jsonify(serialize.batch_summary(found, batches.counts(get_session(), found)))
+
+
+@bp.get("/batches/<batch_id>/results")
+def batch_results(batch_id: str):
+    """The batch page's download links: ?format=csv (default), json or jsonl."""
+    try:
+        fmt = params.parse(schemas.ResultsFormat, request.args).format
+    except params.BadParam as exc:
+        abort(400, str(exc))
+    return export.response(get_session(), _batch_or_404(batch_id), fmt)

@@ -1,0 +1,217 @@
+"""Every API request's parameters and fields, and every JSON response, as pydantic models.
+
+Spectree (web/openapi.py) validates requests against these models and builds the OpenAPI document from them,
+so the document cannot drift from what is enforced; the history page parses its filters with the same models
+(web/params.py). Lengths come from the columns in shared/models.py.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from spectree.model_adapter.pydantic_adapter import BaseFile
+
+from shared import callbacks, outbox
+from shared.evidence import Effect, Kind
+from shared.models import Analysis, Batch, Status
+from web.services import SORTS
+
+VERDICTS = ("real", "uncertain", "fake")  # shared/verdict.py's labels
+STATUSES = (Status.QUEUED, Status.RUNNING, Status.DONE, Status.FAILED)
+SORT_KEYS = tuple(SORTS)
+MAX_PAGE = 1_000_000
+FILENAME_MAX = Analysis.__table__.c.filename.type.length
+ID_MAX = Batch.__table__.c.id.type.length
+BATCH_NAME_MAX = Batch.__table__.c.name.type.length
+IDEMPOTENCY_KEY_MAX = Batch.__table__.c.idempotency_key.type.length
+CALLBACK_URL_MAX = callbacks.MAX_URL_LENGTH
+TrueFalse = Literal["true", "false"]
+
+
+def problems(errors: list[dict[str, Any]]) -> str:
+    """A validation error as one line naming each field and what is wrong with it."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in errors[:3])
+
+
+def _no_null_defaults(schema: dict[str, Any], _model: Any) -> None:
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
+class _Input(BaseModel):
+    """Query arguments, form fields, headers: an empty value means "not given" (the history form sends every field).
+
+    Optional arguments default to None without admitting null, so the document says what a client may send.
+    """
+
+    model_config = ConfigDict(json_schema_extra=_no_null_defaults)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_empty(cls, data: Any) -> Any:
+        return {k: v for k, v in data.items() if v != ""} if isinstance(data, dict) else data
+
+
+class Paging(_Input):
+    page: int = Field(1, ge=1, le=MAX_PAGE)
+    per_page: int = Field(None, ge=1, le=100, description="default: the server's page size (100 at most)")
+
+
+class AnalysisFilters(Paging):
+    verdict: Literal[VERDICTS] = None  # type: ignore[valid-type]
+    status: Literal[STATUSES] = None  # type: ignore[valid-type]
+    filename: str = Field(None, max_length=FILENAME_MAX, description="part of the file name")
+    batch: str = Field(None, max_length=ID_MAX, description="a batch id")
+    has_provenance: TrueFalse = None
+    created_after: str = Field(None, description="ISO 8601 date or date-time, e.g. 2026-01-31")
+    created_before: str = Field(None, description="ISO 8601 date or date-time, e.g. 2026-01-31")
+    sort: Literal[tuple(p + k for k in SORT_KEYS for p in ("", "-"))] = "-created_at"  # type: ignore[valid-type]
+
+    @field_validator("created_after", "created_before")
+    @classmethod
+    def _iso_date(cls, raw: str) -> str:
+        if raw is not None:
+            parse_date(raw)
+        return raw
+
+
+def parse_date(raw: str) -> datetime:
+    """An ISO 8601 date or date-time (Z allowed); naive values are UTC."""
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("must be an ISO 8601 date or date-time, e.g. 2026-01-31") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+class Private(_Input):
+    private: TrueFalse = Field(None, description="true: include GPS positions and serial numbers")
+
+
+class ResultsFormat(_Input):
+    format: Literal["csv", "json", "jsonl"] = "csv"
+
+
+class AnalysisUpload(_Input):
+    file: BaseFile
+    callback_url: str = Field(None, max_length=CALLBACK_URL_MAX, description="absolute http(s) URL")
+
+
+class BatchUpload(_Input):
+    files: BaseFile | list[BaseFile] = Field(None, description="images, or one ZIP archive")
+    name: str = Field(None, description=f"kept up to {BATCH_NAME_MAX} characters")
+    callback_url: str = Field(None, max_length=CALLBACK_URL_MAX, description="absolute http(s) URL")
+
+
+class BatchHeaders(_Input):
+    idempotency_key: str = Field(None, alias="Idempotency-Key", max_length=IDEMPOTENCY_KEY_MAX)
+
+
+# --- responses (extra fields allowed: clients must ignore what they do not know) ---
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Error(_Out):
+    error: str
+    status: int
+
+
+class Evidence(_Out):
+    kind: Kind
+    source: str
+    value: Any = None
+    effect: Effect
+    reason: str
+    weight: float | None = None
+    strong: bool | None = None
+
+
+class AnalysisSummary(_Out):
+    id: str
+    status: Literal[STATUSES]  # type: ignore[valid-type]
+    filename: str
+    sha256: str
+    created_at: str
+    finished_at: str | None = None
+    verdict: Literal[VERDICTS] | None = None  # type: ignore[valid-type]
+    fake_probability: float | None = None
+    metadata_score: float | None = None
+    batch_id: str | None = None
+    has_provenance: bool | None = None
+    reused_from: str | None = None
+    status_url: str
+    page_url: str | None = None
+
+
+class Similar(_Out):
+    id: str
+    distance_bits: int
+
+
+class AnalysisDetail(AnalysisSummary):
+    media_type: str | None = None
+    size_bytes: int | None = None
+    width: int | None = None
+    height: int | None = None
+    megapixels: float | None = None
+    started_at: str | None = None
+    attempts: int | None = None
+    pipeline_runs: int | None = None  # how many times the pipeline started on it (leases: once, unless a lease lapsed)
+    model_version: str | None = None
+    error: str | None = None
+    purged_at: str | None = None
+    reasons: list[str] | None = None
+    evidence: list[Evidence] | None = None
+    result: dict[str, Any] | None = None
+    similar: list[Similar] | None = None
+
+
+class AnalysisList(_Out):
+    items: list[AnalysisSummary]
+    page: int
+    per_page: int
+    total: int
+    pages: int
+
+
+class Counts(_Out):
+    queued: int
+    running: int
+    done: int
+    failed: int
+
+
+class Delivery(_Out):
+    event_id: str | None = Field(None, description="X-Deepfake-Event-Id: the same on every attempt of one event")
+    attempt: int
+    succeeded: bool
+    error: str | None = Field(None, description="HTTP <status>, or one of: " + ", ".join(outbox.Error.ALL))
+
+
+class BatchOut(_Out):
+    id: str
+    name: str | None = None
+    created_at: str | None = None
+    finished_at: str | None = None
+    status: Literal["running", "done"]
+    total: int
+    counts: Counts
+    progress: float = Field(ge=0, le=1)
+    callback_url: str | None = None
+    status_url: str
+    results_url: str
+    page_url: str | None = None
+    items: list[AnalysisSummary] | None = None
+    page: int | None = None
+    per_page: int | None = None
+    webhook_deliveries: list[Delivery] | None = None
+
+
+class BatchList(_Out):
+    items: list[BatchOut]
+    page: int | None = None
+    per_page: int | None = None
