@@ -10,6 +10,10 @@ export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 export WEBHOOK_ALLOW_PRIVATE=${WEBHOOK_ALLOW_PRIVATE:-true}
 HOST=${HOST:-127.0.0.1}; PORT=${PORT:-8000}
 mkdir -p "$DATA_DIR"
+# /metrics: worker pool processes write their metrics here and the web merges them (prometheus-client multiprocess
+# mode; web and worker on this one machine). Emptied at start, as the library asks.
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$DATA_DIR/metrics}
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR" && rm -f "$PROMETHEUS_MULTIPROC_DIR"/*.db
 pids=()
 cleanup() { trap - INT TERM EXIT; (( ${#pids[@]} )) && kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; echo "stopped"; }
 trap cleanup INT TERM EXIT

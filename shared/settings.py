@@ -63,6 +63,8 @@ class Settings:
     visibility_timeout: int = 0  # 0: task time limit + 120 s
     sweep_interval_s: float = 30.0
     lease_s: float = 60.0
+    metrics_dir: Path | None = None  # PROMETHEUS_MULTIPROC_DIR: where worker processes write their metrics
+    metrics_token: str = ""  # set: /metrics needs it as a bearer token
     secret_key: str = ""
 
     @classmethod
@@ -98,6 +100,10 @@ class Settings:
             "visibility_timeout": int(env("VISIBILITY_TIMEOUT", cls.visibility_timeout)),
             "sweep_interval_s": float(env("SWEEP_INTERVAL_S", cls.sweep_interval_s)),
             "lease_s": float(env("LEASE_S", cls.lease_s)),
+            # prometheus-client's own variable: the worker processes' library reads it directly
+            "metrics_dir": Path(env("PROMETHEUS_MULTIPROC_DIR", "")).resolve()
+            if env("PROMETHEUS_MULTIPROC_DIR") else None,
+            "metrics_token": env("METRICS_TOKEN", cls.metrics_token),
         }
         values.update(overrides)
         if not values.get("secret_key"):
@@ -139,4 +145,5 @@ ENV_VARS = (
     "REQUIRE_API_KEY", "WEB_UI", "RATE_LIMIT_PER_MINUTE", "MAX_BATCH_FILES", "MAX_BATCH_MB", "BATCH_CHUNK",
     "WEBHOOK_RETRY_BASE_S", "WEBHOOK_ALLOW_PRIVATE", "WEBHOOK_CONNECT_TIMEOUT_S", "WEBHOOK_READ_TIMEOUT_S",
     "WEBHOOK_POLL_S", "RETENTION_DAYS", "VISIBILITY_TIMEOUT", "SWEEP_INTERVAL_S", "LEASE_S",
+    "PROMETHEUS_MULTIPROC_DIR", "METRICS_TOKEN",
 )

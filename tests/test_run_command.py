@@ -13,6 +13,7 @@ import requests
 from shared.redis_check import ping
 from tests.conftest import camera_like_jpeg
 from tests.live import ROOT, free_port
+from tests.test_metrics import parse
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +24,8 @@ def test_run_script_serves_a_verdict_and_ctrl_c_stops_everything(tmp_path):
     assert not ping(redis_url)
     env = dict(os.environ, DATA_DIR=str(tmp_path / "data"), PORT=str(port), REDIS_URL=redis_url,
                WEB_WORKERS="1", PYTHONUNBUFFERED="1")
-    for name in ("DATABASE_URL", "UPLOAD_DIR", "CELERY_QUEUE", "SECRET_KEY"):
+    for name in ("DATABASE_URL", "UPLOAD_DIR", "CELERY_QUEUE", "SECRET_KEY", "PROMETHEUS_MULTIPROC_DIR",
+                 "METRICS_TOKEN"):
         env.pop(name, None)
     log = open(tmp_path / "run.log", "w+")
     # its own process group, as a terminal gives it; Ctrl-C is SIGINT to that whole group
@@ -52,6 +54,9 @@ def test_run_script_serves_a_verdict_and_ctrl_c_stops_everything(tmp_path):
             time.sleep(0.5)
         assert body["status"] == "done" and body["verdict"] in ("real", "uncertain", "fake")
         assert (tmp_path / "data" / "deepfake.db").exists()
+        # the worker's pool process wrote its stage timings where the web (another process) reads them
+        scrape = parse(requests.get(base + "/metrics", timeout=5).text)
+        assert scrape[("deepfake_pipeline_stage_seconds_count", (("stage", "total"),))] == 1
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:

@@ -45,4 +45,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health_bp)
+
+    from web import metrics  # /metrics (issue 12)
+
+    metrics.init_app(app)
     return app

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker, undefer
 
 from shared import cleanup, outbox, storage
 from shared.db import make_engine, make_sessionmaker
+from shared.metrics import observe_stage_timings
 from shared.models import Analysis, Batch, Status, utcnow
 from shared.settings import Settings
 from worker import lease
@@ -122,7 +123,9 @@ def run_chunk(ids: list[str], res: Resources, owner: str | None = None) -> list[
             derived = [storage.derived_dir(settings.upload_dir, sha) for _, sha, _, _ in work]
             outcomes = analyze_files(paths, res, derived)
         with Session_() as session:
-            return finished + _write_outcomes(session, owner, work, outcomes, settings)
+            written = _write_outcomes(session, owner, work, outcomes, settings)
+        observe_stage_timings(o.result["timings"] for o in outcomes if not isinstance(o, AnalysisError))
+        return finished + written
     except Exception:  # a retry (database error) or the time-limit handler comes next: let the leases go
         lease.release(Session_, [w[0] for w in work], owner)
         raise
