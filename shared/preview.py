@@ -9,7 +9,6 @@ a JPEG is decoded at a reduced DCT scale (``draft``), so a 12 MP photo costs a f
 from __future__ import annotations
 
 import io
-import warnings
 from pathlib import Path
 
 from PIL import Image, ImageOps
@@ -34,21 +33,17 @@ class NoPreview(Exception):
 def render(path: Path, max_pixels: int, side: int = PREVIEW_SIDE) -> bytes:
     """JPEG bytes of the image at ``path``, upright, its long side at most ``side`` px; never the original."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                if img.width * img.height > max_pixels:
-                    raise NoPreview(f"image is {img.width}x{img.height}; the limit is {max_pixels:,} pixels")
-                img.seek(0)  # animated or multi-page: the first frame, as analysed
-                img.draft("RGB", (side, side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale when that is enough
-                upright = ImageOps.exif_transpose(img)
-                upright = upright.convert("RGBA" if upright.mode in ("P", "PA", "LA", "La") else upright.mode)
-                upright.thumbnail((side, side))
-                rgb = _flatten(upright)
-    except NoPreview:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning, ValueError, OSError, SyntaxError,
-            EOFError) as exc:
+        with limits.open_image(path, max_pixels) as img:
+            img.draft("RGB", (side, side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale when that is enough
+            upright = ImageOps.exif_transpose(img)
+            upright = upright.convert("RGBA" if upright.mode in ("P", "PA", "LA", "La") else upright.mode)
+            upright.thumbnail((side, side))
+            rgb = _flatten(upright)
+    except limits.TooManyPixels as exc:
+        raise NoPreview(str(exc)) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise NoPreview(f"the image has more pixels than the limit of {max_pixels:,}") from None
+    except (ValueError, OSError, SyntaxError, EOFError) as exc:
         raise NoPreview(f"the stored image cannot be previewed ({exc.__class__.__name__})") from None
     out = io.BytesIO()
     rgb.save(out, "JPEG", quality=85)

@@ -180,7 +180,7 @@ def send_preview(analysis: Analysis, settings: Settings) -> Response:
     if analysis.purged_at is not None:
         raise NoPreview(410, f"the image of analysis {analysis.id} was purged; its verdict is kept")
     if analysis.status != Status.DONE:
-        raise NoPreview(409, f"analysis {analysis.id} is {analysis.status}: a preview is made once it is done")
+        raise NoPreview(409, f"analysis {analysis.id} is {analysis.status}: only a finished analysis has a preview")
     path = storage.path_for(settings.upload_dir, analysis.sha256)
     if not path.is_file():
         raise NoPreview(410, f"the image of analysis {analysis.id} is no longer stored")
