@@ -75,6 +75,19 @@ def derived_file(analysis_id: str, name: str):
     return services.send_derived(path)
 
 
+@bp.get("/analyses/<analysis_id>/preview")
+@documented(resp=responses(HTTP_200=None, HTTP_410=schemas.Error, HTTP_422=schemas.Error))  # a JPEG
+def preview(analysis_id: str):
+    """The analysed image upright (EXIF orientation applied), at most 1024 px on its long side, as a JPEG."""
+    analysis = services.get_analysis(get_session(), analysis_id, auth.current_key())
+    if analysis is None:
+        return json_error(404, f"no analysis with id {analysis_id!r}")
+    try:
+        return services.send_preview(analysis, current_app.config["SETTINGS"])
+    except services.NoPreview as exc:
+        return json_error(exc.status, exc.message)
+
+
 @bp.delete("/analyses/<analysis_id>")
 @spec.validate(resp=responses(HTTP_204=None))
 def delete_analysis(analysis_id: str):

@@ -164,6 +164,7 @@ class AnalysisDetail(AnalysisSummary):
     model_version: str | None = None
     error: str | None = None
     purged_at: str | None = None
+    preview_url: str | None = None  # the image upright and downscaled (JPEG); absent once purged
     reasons: list[str] | None = None
     evidence: list[Evidence] | None = None
     result: dict[str, Any] | None = None
