@@ -3,16 +3,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
-Kind = Literal[
-    "c2pa",
-    "iptc_digital_source_type",
-    "generator_metadata",
-    "watermark",
-    "metadata_score",
-    "model",
-    "robustness",
-    "forensic_map",
-]
+from shared.signals import KINDS
+
+Kind = Literal[KINDS]  # type: ignore[valid-type]  # the registry in shared/signals.py
 Effect = Literal["fake", "real", "neutral"]
 
 

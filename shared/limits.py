@@ -17,11 +17,35 @@ tens to a few hundred KiB.
 """
 from __future__ import annotations
 
+import warnings
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from PIL import Image
 
 TEXT_MAX_BYTES = 1 << 20  # one metadata text, compressed or not, and any decompression's output
 TEXT_TOTAL_BYTES = 64 * TEXT_MAX_BYTES  # all text chunks of one file together (Pillow's default too)
 GZIP = 31  # zlib wbits for a gzip stream (the stealth text); 15 is a zlib stream (zTXt, iTXt)
+
+
+class TooManyPixels(Exception):
+    """The image's header declares more pixels than allowed; nothing was decoded."""
+
+
+@contextmanager
+def open_image(path: Path, max_pixels: int) -> Iterator[Image.Image]:
+    """An untrusted image opened at its first frame, refused before any decoding when it has more than
+    ``max_pixels``; inside the block Pillow's bomb warning is an error (the worker's decode and the web's preview)."""
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path) as img:
+            if img.width * img.height > max_pixels:  # holds even if another thread reset the warning filter
+                raise TooManyPixels(f"image is {img.width}x{img.height}; the limit is {max_pixels:,} pixels")
+            img.seek(0)  # animated GIF/WebP/multi-page TIFF: the first frame
+            yield img
 
 
 class TooLarge(ValueError):

@@ -86,6 +86,28 @@ class WebhookDelivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    event_id: Mapped[str | None] = mapped_column(String(36), index=True)  # the WebhookEvent this attempt sent
+
+
+class WebhookEvent(Base):
+    """The outbox: one webhook to deliver, written in the transaction that finished its batch or analysis.
+
+    The worker's dispatcher claims due rows with a lease and sends them (worker/dispatch.py); `attempt` is
+    the number of attempts started, so each attempt number is sent at most once.
+    """
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)  # X-Deepfake-Event-Id
+    kind: Mapped[str] = mapped_column(String(16))  # "batch" | "analysis"
+    object_id: Mapped[str] = mapped_column(String(36), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # shared.outbox.State
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Lock(Base):

@@ -55,6 +55,10 @@ class Settings:
     max_batch_mb: int = 1024
     batch_chunk: int = 8
     webhook_retry_base_s: float = 10.0
+    webhook_allow_private: bool = False  # callbacks to loopback/private/special addresses (local use only)
+    webhook_connect_timeout_s: float = 3.0
+    webhook_read_timeout_s: float = 10.0
+    webhook_poll_s: float = 1.0
     retention_days: int = 0
     visibility_timeout: int = 0  # 0: task time limit + 120 s
     sweep_interval_s: float = 30.0
@@ -88,6 +92,10 @@ class Settings:
             "max_batch_mb": int(env("MAX_BATCH_MB", cls.max_batch_mb)),
             "batch_chunk": int(env("BATCH_CHUNK", cls.batch_chunk)),
             "webhook_retry_base_s": float(env("WEBHOOK_RETRY_BASE_S", cls.webhook_retry_base_s)),
+            "webhook_allow_private": env("WEBHOOK_ALLOW_PRIVATE", "false").lower() in ("1", "true", "yes"),
+            "webhook_connect_timeout_s": float(env("WEBHOOK_CONNECT_TIMEOUT_S", cls.webhook_connect_timeout_s)),
+            "webhook_read_timeout_s": float(env("WEBHOOK_READ_TIMEOUT_S", cls.webhook_read_timeout_s)),
+            "webhook_poll_s": float(env("WEBHOOK_POLL_S", cls.webhook_poll_s)),
             "retention_days": int(env("RETENTION_DAYS", cls.retention_days)),
             "visibility_timeout": int(env("VISIBILITY_TIMEOUT", cls.visibility_timeout)),
             "sweep_interval_s": float(env("SWEEP_INTERVAL_S", cls.sweep_interval_s)),
@@ -135,6 +143,7 @@ ENV_VARS = (
     "APP_ENV", "DATA_DIR", "DATABASE_URL", "REDIS_URL", "UPLOAD_DIR", "MODEL_PATH", "CELERY_QUEUE",
     "MAX_UPLOAD_MB", "MAX_IMAGE_PIXELS", "TASK_SOFT_TIME_LIMIT", "EXIFTOOL_TIMEOUT", "PAGE_SIZE", "SECRET_KEY",
     "REQUIRE_API_KEY", "WEB_UI", "RATE_LIMIT_PER_MINUTE", "MAX_BATCH_FILES", "MAX_BATCH_MB", "BATCH_CHUNK",
-    "WEBHOOK_RETRY_BASE_S", "RETENTION_DAYS", "VISIBILITY_TIMEOUT", "SWEEP_INTERVAL_S", "LEASE_S",
+    "WEBHOOK_RETRY_BASE_S", "WEBHOOK_ALLOW_PRIVATE", "WEBHOOK_CONNECT_TIMEOUT_S", "WEBHOOK_READ_TIMEOUT_S",
+    "WEBHOOK_POLL_S", "RETENTION_DAYS", "VISIBILITY_TIMEOUT", "SWEEP_INTERVAL_S", "LEASE_S",
     "PROMETHEUS_MULTIPROC_DIR", "METRICS_TOKEN",
 )

@@ -2,4 +2,6 @@
 
 ANALYZE = "deepfake.analyze"  # args: [analysis_id]
 ANALYZE_CHUNK = "deepfake.analyze_chunk"  # args: [[analysis_id, ...]] run through the model as one batch
-DELIVER_WEBHOOK = "deepfake.deliver_webhook"  # args: [kind ("batch" | "analysis"), id]
+# args: [kind ("batch" | "analysis"), id]; no longer sent (webhooks go through the outbox, shared/outbox.py),
+# still consumed so jobs queued before that change are moved into the outbox
+DELIVER_WEBHOOK = "deepfake.deliver_webhook"

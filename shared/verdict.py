@@ -8,7 +8,8 @@ The model's own ``fake``/``real`` thresholds come from its sidecar and replace
 Bands: model "fake" is p >= model_fake, "real" is p <= model_real, else "between";
 metadata "high" is score >= meta_real (camera-like), "low" is score <= meta_fake (editor
 tags, nothing camera-like), else "mid" (stripped metadata lands here: BASE = 0.30).
-"Real support" is metadata high or a provenance item (c2pa / IPTC) with effect "real".
+"Real support" is metadata high or a provenance item that vouches for a real origin (c2pa / IPTC:
+``vouches_real`` in shared/signals.py) with effect "real"; "provenance" below is the registry's ``decisive`` kinds.
 
 | # | condition (first that matches wins)            | label     | rationale                                         |
 |---|------------------------------------------------|-----------|---------------------------------------------------|
@@ -36,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.evidence import Evidence
+from shared.signals import DECISIVE, VOUCHES_REAL
 
 
 @dataclass(frozen=True)
@@ -73,9 +75,6 @@ class Verdict:
     reasons: list[str]
 
 
-_PROVENANCE = ("c2pa", "iptc_digital_source_type", "generator_metadata", "watermark")
-
-
 def _flipped(ev: Evidence) -> bool:
     value = ev.get("value")
     return ev.get("kind") == "robustness" and ev.get("effect") == "neutral" and isinstance(value, dict) \
@@ -91,8 +90,8 @@ def fuse(
     """Fuse model probability, metadata score and evidence into a verdict (table in the module docstring)."""
     t = thresholds
     strong = [e for e in evidence if e.get("strong")]
-    weak_fake = [e for e in evidence if e.get("kind") in _PROVENANCE and e.get("effect") == "fake" and not e.get("strong")]
-    real_prov = [e for e in evidence if e.get("kind") in ("c2pa", "iptc_digital_source_type") and e.get("effect") == "real"]
+    weak_fake = [e for e in evidence if e.get("kind") in DECISIVE and e.get("effect") == "fake" and not e.get("strong")]
+    real_prov = [e for e in evidence if e.get("kind") in VOUCHES_REAL and e.get("effect") == "real"]
 
     if metadata_score is None:
         meta_band, meta_reason = "mid", "metadata unavailable"

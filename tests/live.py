@@ -29,6 +29,8 @@ def service_env(overrides: dict) -> dict[str, str]:
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONUNBUFFERED": "1",
     })
+    if "webhook_allow_private" in overrides:  # tests' receivers listen on 127.0.0.1
+        env["WEBHOOK_ALLOW_PRIVATE"] = str(bool(overrides["webhook_allow_private"])).lower()
     return env
 
 

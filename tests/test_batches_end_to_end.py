@@ -6,51 +6,23 @@ import hashlib
 import hmac
 import io
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from shared import keys
 from tests.conftest import SHARED, camera_like_jpeg, make_jpeg
 from tests.live import Worker, app_for, emptied, isolated
+from tests.receivers import Receiver
+from tests.test_faults import wait_for
 
 pytestmark = pytest.mark.slow
-
-
-class Receiver:
-    """A local webhook receiver that fails its first `fail_first` requests with 500."""
-
-    def __init__(self, fail_first: int = 1):
-        self.calls: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.calls.append({"headers": dict(self.headers), "body": body})
-                self.send_response(500 if len(outer.calls) <= fail_first else 200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, n: int, timeout: float = 60) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while len(self.calls) < n and time.monotonic() < deadline:
-            time.sleep(0.2)
-        return self.calls
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def stack(request, tmp_path_factory):
     url = emptied(request.getfixturevalue("postgres_url")) if request.param == "postgres" else None
-    overrides = isolated(tmp_path_factory.mktemp("batch"), "batch", url)
+    overrides = isolated(tmp_path_factory.mktemp("batch"), "batch", url, webhook_allow_private=True)
     with app_for(overrides) as app:
         worker = Worker(overrides, env={"WEBHOOK_RETRY_BASE_S": "0.5"}).wait_ready()
         yield app, worker
@@ -93,7 +65,7 @@ def test_batch_of_50_with_bad_files_finishes_exports_and_calls_back(stack, tmp_p
     good = real_images(tmp_path, 50)
     jpeg = make_jpeg((300, 200), quality=95)
     bad = [(b"<html>not an image</html>", "page.html"), (b"", "empty.jpg"), (jpeg[: len(jpeg) // 3], "truncated.jpg")]
-    receiver = Receiver(fail_first=1)
+    receiver = Receiver((500, 200))
     resp = client.post("/api/v1/batches", headers=headers | {"Idempotency-Key": "e2e"},
                        data={"files": [(io.BytesIO(d), n) for d, n in good + bad], "name": "fifty",
                              "callback_url": receiver.url}, content_type="multipart/form-data")
@@ -119,7 +91,9 @@ def test_batch_of_50_with_bad_files_finishes_exports_and_calls_back(stack, tmp_p
     payload = json.loads(last["body"])
     assert payload["event"] == "batch.finished" and payload["batch_id"] == batch["id"]
     assert payload["counts"] == {"done": 50, "failed": 3}
-    deliveries = client.get(batch["status_url"], headers=headers).get_json()["webhook_deliveries"]
+    # the attempt is recorded just after the receiver answered it
+    deliveries = wait_for(lambda: len(d := client.get(batch["status_url"], headers=headers)
+                                      .get_json()["webhook_deliveries"]) == 2 and d, 10, "second attempt not recorded")
     assert [(d["attempt"], d["succeeded"], d["status_code"]) for d in deliveries] == [(1, False, 500), (2, True, 200)]
 
     # resubmitting the same request creates nothing; a new batch of the same files reuses the results
@@ -141,7 +115,7 @@ def test_batch_of_50_with_bad_files_finishes_exports_and_calls_back(stack, tmp_p
 def test_single_analysis_callback_and_near_duplicates(stack, tmp_path):
     app, _ = stack
     client = app.test_client()
-    receiver = Receiver(fail_first=0)
+    receiver = Receiver()
     photo = camera_like_jpeg(tmp_path / "orig.jpg", size=(600, 450))
     from PIL import Image
 

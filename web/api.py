@@ -39,7 +39,7 @@ def upload_error(exc: UploadError):
 def create_analysis():
     """Accept one image (multipart field `file`, optional `callback_url`); 202 with its id and where to poll."""
     settings = current_app.config["SETTINGS"]
-    callback = check_callback(request.form.get("callback_url"))
+    callback = check_callback(request.form.get("callback_url"), settings)
     analysis = services.submit(get_session(), request.files.get("file"), settings, auth.current_key(), callback)
     response = jsonify(serialize.summary(analysis))
     response.status_code = 202
@@ -73,6 +73,19 @@ def derived_file(analysis_id: str, name: str):
     if path is None:
         return json_error(404, f"no file {name!r} for analysis {analysis_id!r}")
     return services.send_derived(path)
+
+
+@bp.get("/analyses/<analysis_id>/preview")
+@documented(resp=responses(HTTP_200=None, HTTP_410=schemas.Error, HTTP_422=schemas.Error))  # a JPEG
+def preview(analysis_id: str):
+    """The analysed image upright (EXIF orientation applied), at most 1024 px on its long side, as a JPEG."""
+    analysis = services.get_analysis(get_session(), analysis_id, auth.current_key())
+    if analysis is None:
+        return json_error(404, f"no analysis with id {analysis_id!r}")
+    try:
+        return services.send_preview(analysis, current_app.config["SETTINGS"])
+    except services.NoPreview as exc:
+        return json_error(exc.status, exc.message)
 
 
 @bp.delete("/analyses/<analysis_id>")

@@ -4,31 +4,31 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from urllib.parse import urlparse
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
-from shared import archive, cleanup
-from shared.models import Analysis, ApiKey, Batch, Status, WebhookDelivery
+from shared import archive, callbacks, cleanup, outbox
+from shared.models import Analysis, ApiKey, Batch, Status, WebhookDelivery, WebhookEvent
 from shared.settings import Settings
 from web import queue
 from web.params import IDEMPOTENCY_KEY_MAX, text_field
-from web.schemas import BATCH_NAME_MAX, CALLBACK_URL_MAX
+from web.schemas import BATCH_NAME_MAX
 from web.services import enqueue, owned
 from web.uploads import UploadError, no_orphans, refused, store
 
 
-def check_callback(url: str | None) -> str | None:
-    """A webhook URL must be absolute http(s)."""
+def check_callback(url: str | None, settings: Settings) -> str | None:
+    """A webhook URL must be absolute http(s) and resolve to public addresses (unless WEBHOOK_ALLOW_PRIVATE)."""
     if not url:
         return None
     text_field(url, "callback_url")
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc or len(url) > CALLBACK_URL_MAX:
-        raise UploadError(400, "callback_url must be an absolute http:// or https:// URL")
+    try:
+        callbacks.resolve(url, settings.webhook_allow_private)
+    except callbacks.Refused as exc:
+        raise UploadError(400, str(exc)) from None
     return url
 
 
@@ -64,7 +64,7 @@ def create(session: Session, files: list[FileStorage], settings: Settings, owner
     if not files:
         raise UploadError(400, "no files were sent: use the multipart field 'files' (or one ZIP archive)")
     max_files = owner.max_batch_files if owner else settings.max_batch_files
-    callback_url = check_callback(callback_url)
+    callback_url = check_callback(callback_url, settings)
     name = text_field(name, "name")
     idempotency_key = text_field(idempotency_key, "Idempotency-Key", IDEMPOTENCY_KEY_MAX)
     with no_orphans(session, settings) as created:
@@ -106,6 +106,8 @@ def _save(session: Session, owner: ApiKey | None, analyses: list[Analysis], name
     session.add_all(analyses)
     if all(a.status == Status.FAILED for a in analyses):
         batch.finished_at = analyses[0].finished_at
+        if callback_url:
+            outbox.add(session, "batch", batch.id, callback_url)
     session.commit()
     return batch, True
 
@@ -115,8 +117,6 @@ def _enqueue(session: Session, batch: Batch, analyses: list[Analysis]) -> None:
     try:
         if queued:
             enqueue(session, queued)
-        elif batch.callback_url:
-            queue.enqueue_webhook("batch", batch.id)
     except queue.QueueUnavailable as exc:
         raise UploadError(503, f"{exc}; batch {batch.id} is saved and will run later") from None
 
@@ -152,6 +152,7 @@ def delete(session: Session, batch: Batch, settings: Settings) -> int:
     """Delete a batch, its analyses, and the files no other analysis shares."""
     items = list(session.scalars(select(Analysis).where(Analysis.batch_id == batch.id)))
     session.query(WebhookDelivery).filter(WebhookDelivery.batch_id == batch.id).delete()
+    session.query(WebhookEvent).filter(WebhookEvent.kind == "batch", WebhookEvent.object_id == batch.id).delete()
     n = cleanup.delete_analyses(session, settings.upload_dir, items)
     session.delete(batch)
     session.commit()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from shared import privacy
+from shared import privacy, signals
 from shared.images import ACCEPTED
 from web import batches, params, services
 from web.db import get_session
@@ -58,7 +58,7 @@ def result(analysis_id: str):
     """The result page; its script polls the status endpoint until the verdict is in."""
     analysis = analysis_or_404(analysis_id, with_result=True)
     similar = services.similar(get_session(), analysis, OWNER)
-    return render_template("result.html", analysis=analysis, similar=similar)
+    return render_template("result.html", analysis=analysis, similar=similar, signals=signals.as_data())
 
 
 @bp.post("/analyses/<analysis_id>/delete")
@@ -113,3 +113,12 @@ def derived_file(analysis_id: str, name: str):
     if path is None:
         abort(404)
     return services.send_derived(path)
+
+
+@bp.get("/analyses/<analysis_id>/preview")
+def preview(analysis_id: str):
+    """The image itself, upright and downscaled, for the top of the result page."""
+    try:
+        return services.send_preview(analysis_or_404(analysis_id), _settings())
+    except services.NoPreview as exc:
+        return render_template("error.html", status=exc.status, message=exc.message), exc.status

@@ -49,7 +49,3 @@ def enqueue_analyses(ids: list[str]) -> None:
     size = max(1, current_app.config["SETTINGS"].batch_chunk)
     chunks = [ids[i:i + size] for i in range(0, len(ids), size)]
     send_many([(tasks.ANALYZE_CHUNK, [chunk]) for chunk in chunks], [len(chunk) for chunk in chunks])
-
-
-def enqueue_webhook(kind: str, object_id: str) -> None:
-    send_many([(tasks.DELIVER_WEBHOOK, [kind, object_id])])

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from spectree.model_adapter.pydantic_adapter import BaseFile
 
+from shared import callbacks, outbox
 from shared.evidence import Effect, Kind
 from shared.models import Analysis, Batch, Status
 from web.services import SORTS
@@ -24,7 +25,7 @@ FILENAME_MAX = Analysis.__table__.c.filename.type.length
 ID_MAX = Batch.__table__.c.id.type.length
 BATCH_NAME_MAX = Batch.__table__.c.name.type.length
 IDEMPOTENCY_KEY_MAX = Batch.__table__.c.idempotency_key.type.length
-CALLBACK_URL_MAX = 2000
+CALLBACK_URL_MAX = callbacks.MAX_URL_LENGTH
 TrueFalse = Literal["true", "false"]
 
 
@@ -173,6 +174,7 @@ class AnalysisDetail(AnalysisSummary):
     model_version: str | None = None
     error: str | None = None
     purged_at: str | None = None
+    preview_url: str | None = None  # the image upright and downscaled (JPEG); absent once purged
     reasons: list[str] | None = None
     evidence: list[Evidence] | None = None
     detectors: list[DetectorScore] | None = None
@@ -196,8 +198,10 @@ class Counts(_Out):
 
 
 class Delivery(_Out):
+    event_id: str | None = Field(None, description="X-Deepfake-Event-Id: the same on every attempt of one event")
     attempt: int
     succeeded: bool
+    error: str | None = Field(None, description="HTTP <status>, or one of: " + ", ".join(outbox.Error.ALL))
 
 
 class BatchOut(_Out):

@@ -44,6 +44,13 @@ def file_url(a: Analysis, name: str) -> str:
     return url_for("pages.derived_file", analysis_id=a.id, name=name)
 
 
+def preview_url(a: Analysis) -> str:
+    """Where the analysed image's preview is, on the same side (API or pages) as its other files."""
+    if a.api_key_id is not None:
+        return url_for("api.preview", analysis_id=a.id)
+    return url_for("pages.preview", analysis_id=a.id)
+
+
 def detail(a: Analysis, private: bool = False) -> dict[str, Any]:
     """Status and, when done, the full result (private metadata hidden unless asked); when failed, the reason."""
     body = summary(a) | {
@@ -65,6 +72,8 @@ def detail(a: Analysis, private: bool = False) -> dict[str, Any]:
         result = dict(a.result)
         result["maps"] = [m | {"url": file_url(a, m["name"])} for m in result.get("maps", [])]
         result["thumbnail_url"] = file_url(a, "thumbnail.jpg")
+        if not a.purged_at:
+            body["preview_url"] = preview_url(a)
         if not private:
             result["evidence"] = privacy.redact_evidence(result.get("evidence", []))
         body["result"] = result
@@ -94,5 +103,5 @@ def batch_summary(b: Batch, counts: dict[str, int]) -> dict[str, Any]:
 
 
 def delivery(d: WebhookDelivery) -> dict[str, Any]:
-    return {"attempt": d.attempt, "url": d.url, "status_code": d.status_code, "error": d.error,
-            "succeeded": d.succeeded, "at": _iso(d.created_at)}
+    return {"event_id": d.event_id, "attempt": d.attempt, "url": d.url, "status_code": d.status_code,
+            "error": d.error, "succeeded": d.succeeded, "at": _iso(d.created_at)}

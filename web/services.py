@@ -10,10 +10,10 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, undefer
 from werkzeug.datastructures import FileStorage
 
-from flask import Response, send_file
+from flask import Response, request, send_file
 
-from shared import cleanup, storage
-from shared.models import Analysis, ApiKey, utcnow
+from shared import cleanup, preview, storage
+from shared.models import Analysis, ApiKey, Status, utcnow
 from shared.settings import Settings
 from web import queue
 from web.uploads import UploadError, no_orphans, store
@@ -162,3 +162,33 @@ def send_derived(path: Path) -> Response:
     response = send_file(path, mimetype="image/png" if path.suffix == ".png" else "image/jpeg", max_age=3600)
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+class NoPreview(Exception):
+    """Why an analysis has no preview, with the HTTP status that says it."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def send_preview(analysis: Analysis, settings: Settings) -> Response:
+    """The upright, downscaled JPEG of a finished analysis's upload (shared/preview.py); never the original.
+
+    410 once its files were purged (the verdict is kept), 409 before the worker has decoded it, 404 otherwise.
+    """
+    if analysis.purged_at is not None:
+        raise NoPreview(410, f"the image of analysis {analysis.id} was purged; its verdict is kept")
+    if analysis.status != Status.DONE:
+        raise NoPreview(409, f"analysis {analysis.id} is {analysis.status}: only a finished analysis has a preview")
+    path = storage.path_for(settings.upload_dir, analysis.sha256)
+    if not path.is_file():
+        raise NoPreview(410, f"the image of analysis {analysis.id} is no longer stored")
+    try:
+        body = preview.render(path, settings.max_image_pixels)
+    except preview.NoPreview as exc:
+        raise NoPreview(422, str(exc)) from None
+    response = Response(body, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.set_etag(f"{analysis.sha256}-{preview.PREVIEW_SIDE}")
+    return response.make_conditional(request)

@@ -52,7 +52,9 @@ def _close_resources(**_kwargs) -> None:
 
 @worker_ready.connect
 def _start_sweeper(sender=None, **_kwargs) -> None:  # noqa: ANN001
-    """In the worker's main process: re-enqueue lost work and keep a heartbeat for /readyz."""
+    """In the worker's main process: re-enqueue lost work, keep a heartbeat for /readyz, send webhooks."""
+    from worker.dispatch import Dispatcher
     from worker.sweep import Sweeper
 
     Sweeper(settings, app, hostname=getattr(sender, "hostname", None) or "worker").start()
+    Dispatcher(settings).start()

@@ -1,7 +1,6 @@
 """Decode an upload into an RGB image, with EXIF orientation applied and pixel limits enforced."""
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,19 +26,13 @@ except ImportError:  # pragma: no cover
 
 def load_image(path: Path, max_pixels: int) -> Image.Image:
     """The image as RGB, upright; raises AnalysisError with a reason for anything unreadable."""
-    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                if img.width * img.height > max_pixels:
-                    raise AnalysisError(f"image is {img.width}x{img.height}; the limit is {max_pixels:,} pixels")
-                img.seek(0)  # animated GIF/WebP/multi-page TIFF: the first frame
-                img.load()
-                upright = ImageOps.exif_transpose(img)
-                return to_rgb(upright)
-    except AnalysisError:
-        raise
+        with limits.open_image(path, max_pixels) as img:
+            img.load()
+            upright = ImageOps.exif_transpose(img)
+            return to_rgb(upright)
+    except limits.TooManyPixels as exc:
+        raise AnalysisError(str(exc)) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise AnalysisError(f"image has more pixels than the limit of {max_pixels:,}") from None
     except Image.UnidentifiedImageError:

@@ -18,6 +18,7 @@ from billiard.exceptions import SoftTimeLimitExceeded  # Celery's soft time limi
 from shared.evidence import Evidence, item
 from shared.images import sniff_file
 from shared.settings import Settings
+from shared.signals import found_provenance
 from shared.verdict import DEFAULT_THRESHOLDS, band, fuse
 from worker import decode, exif, maps, phash
 from worker.errors import AnalysisError
@@ -27,7 +28,6 @@ from worker.signals.provenance import provenance_evidence
 from worker.signals.watermark import watermark_evidence
 
 log = logging.getLogger(__name__)
-PROVENANCE_KINDS = {"c2pa", "iptc_digital_source_type", "generator_metadata", "watermark"}
 
 
 @dataclass
@@ -234,8 +234,7 @@ def _finish(prep: _Prepared, model_scores, det,  # noqa: ANN001 - worker.detecto
         "robustness": scores, "thresholds": dataclasses.asdict(thresholds), "maps": map_info,
         "image": {"width": prep.width, "height": prep.height}, "timings": {k: round(v, 4) for k, v in timings.items()},
     }
-    has_provenance = any(e["kind"] in PROVENANCE_KINDS and (e["kind"] != "watermark" or e["effect"] == "fake")
-                         for e in evidence)
+    has_provenance = any(found_provenance(e) for e in evidence)
     return Outcome(verdict.label, verdict.reasons, p_fake, prep.meta_score, det.version, prep.width, prep.height,
                    evidence, exif.group(prep.tags), result, prep.phash, has_provenance)
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
-from shared import cleanup, storage
+from shared import cleanup, outbox, storage
 from shared.db import make_engine, make_sessionmaker
 from shared.metrics import observe_stage_timings
 from shared.models import Analysis, Batch, Status, utcnow
@@ -68,6 +68,7 @@ def claim(session: Session, ids: list[str], owner: str, settings: Settings,
             continue
         lease.write(session, a.id, owner, values)
         finished.append(Finished(a.id, values["status"], a.batch_id, a.callback_url))
+    outbox.analyses_finished(session, finished)  # webhooks go out with the state change, or not at all
     session.commit()
     return todo, finished
 
@@ -140,6 +141,7 @@ def _write_outcomes(session: Session, owner: str, work: list[tuple], outcomes: l
             finished.append(Finished(analysis_id, values["status"], batch_id, callback))
         else:
             lost.append((analysis_id, sha, batch_id))
+    outbox.analyses_finished(session, finished)
     session.commit()
     if not lost:
         return finished
@@ -170,6 +172,8 @@ def close_finished_batches(settings: Settings, batch_ids: set[str],
             # the conditional update makes exactly one worker the one that closes it
             changed = session.execute(update(Batch).where(Batch.id == batch_id, Batch.finished_at.is_(None))
                                       .values(finished_at=utcnow())).rowcount
+            if changed and (url := session.scalar(select(Batch.callback_url).where(Batch.id == batch_id))):
+                outbox.add(session, "batch", batch_id, url)
             session.commit()
             if changed:
                 closed.append(batch_id)
@@ -183,5 +187,6 @@ def fail(analysis_ids: list[str], settings: Settings, reason: str, owner: str) -
         for a in session.scalars(select(Analysis).where(Analysis.id.in_(analysis_ids))).all():
             if lease.write(session, a.id, owner, _failed(reason)):
                 out.append(Finished(a.id, Status.FAILED, a.batch_id, a.callback_url))
+        outbox.analyses_finished(session, out)
         session.commit()
     return out

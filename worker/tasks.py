@@ -3,16 +3,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from celery import current_app, shared_task
+from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
-from shared import tasks as names
+from shared import outbox, tasks as names
+from shared.models import Analysis, Batch
 from shared.settings import Settings
-from worker import lease, runner, webhooks
+from worker import lease, runner
 from worker.pipeline import Resources
-
-WEBHOOK_ATTEMPTS = 8
 
 
 @lru_cache(maxsize=1)
@@ -22,13 +21,13 @@ def resources() -> Resources:
 
 
 def _notify(finished: list[runner.Finished], settings: Settings) -> None:
-    """Webhooks for single analyses that asked for one, and for batches this chunk completed."""
-    jobs = [("analysis", f.id) for f in finished if f.callback_url and not f.batch_id]
+    """Close the batches this chunk completed; their webhooks enter the outbox in the same transaction.
+
+    Single analyses' webhooks were written with their results; worker/dispatch.py sends them all.
+    """
     batch_ids = {f.batch_id for f in finished if f.batch_id}
     if batch_ids:
-        jobs += [("batch", b) for b in runner.close_finished_batches(settings, batch_ids)]
-    for kind, object_id in jobs:
-        current_app.send_task(names.DELIVER_WEBHOOK, args=[kind, object_id], queue=settings.queue)
+        runner.close_finished_batches(settings, batch_ids)
 
 
 def _run(ids: list[str]) -> list[str]:
@@ -59,12 +58,13 @@ def analyze_chunk(analysis_ids: list[str]) -> list[str]:
     return _run(list(analysis_ids))
 
 
-@shared_task(name=names.DELIVER_WEBHOOK, bind=True, acks_late=True, max_retries=WEBHOOK_ATTEMPTS - 1)
-def deliver_webhook(self, kind: str, object_id: str) -> bool:
-    """POST the signed summary; retry with exponential backoff until the receiver answers 2xx."""
+@shared_task(name=names.DELIVER_WEBHOOK, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=2,
+             retry_backoff_max=60, max_retries=8)
+def deliver_webhook(kind: str, object_id: str) -> None:
+    """Jobs queued before the outbox existed: move them into it (once); the dispatcher sends them."""
     settings = resources().settings
-    if webhooks.deliver(kind, object_id, self.request.retries + 1, settings):
-        return True
-    if self.request.retries + 1 >= WEBHOOK_ATTEMPTS:
-        return False
-    raise self.retry(countdown=settings.webhook_retry_base_s * 2 ** self.request.retries)
+    with runner.sessions(settings.database_url)() as session:
+        obj = session.get(Batch if kind == "batch" else Analysis, object_id)
+        if obj is not None and obj.callback_url and not outbox.already_queued(session, kind, object_id):
+            outbox.add(session, kind, object_id, obj.callback_url)
+            session.commit()

@@ -7,6 +7,9 @@
   const statusUrl = root.dataset.statusUrl;
   const $ = (id) => document.getElementById(id);
   let delay = 500;
+  // the signal registry (shared/signals.py), rendered by the template as data: kind -> group, title, role
+  const registry = JSON.parse($("signals").textContent);
+  const signalOf = (kind) => registry.signals[kind] || null;
 
   function el(tag, text, cls) {
     const node = document.createElement(tag);
@@ -27,18 +30,21 @@
   function renderEvidence(items) {
     const box = $("evidence");
     box.replaceChildren();
-    const groups = {provenance: [], metadata: [], model: [], maps: []};
-    const groupOf = {c2pa: "provenance", iptc_digital_source_type: "provenance", generator_metadata: "provenance",
-      watermark: "provenance", metadata_score: "metadata", model: "model", robustness: "model", forensic_map: "maps"};
-    for (const it of items) (groups[groupOf[it.kind]] || groups.model).push(it);
-    for (const [name, list] of Object.entries(groups)) {
+    const groups = new Map(registry.groups.map((g) => [g.name, {title: g.title, list: []}]));
+    groups.set("other", {title: "Other", list: []});  // a kind the registry lacks is shown, never misfiled
+    for (const it of items) {
+      const s = signalOf(it.kind);
+      groups.get(s && groups.has(s.group) ? s.group : "other").list.push(it);
+    }
+    for (const [name, {title, list}] of groups) {
       if (!list.length) continue;
       const sec = el("section", null, "evidence-group");
-      sec.append(el("h4", name));
+      sec.dataset.group = name;
+      sec.append(el("h4", title));
       const ul = el("ul");
       for (const it of list) {
         const li = el("li", null, "effect-" + it.effect);
-        if (it.kind === "forensic_map") {  // the map and its full caption are shown below
+        if (name === "maps") {  // the map and its full caption are shown below
           li.append(el("span", it.effect, "badge " + it.effect), " ", el("strong", String(it.value)), " (see the maps below)");
           ul.append(li);
           continue;
@@ -94,6 +100,51 @@
     $("maps-box").hidden = !(maps && maps.length);
   }
 
+  function renderPreview(data) {
+    const img = $("preview");
+    if (data.preview_url) {
+      img.src = data.preview_url;
+      img.hidden = false;
+    } else {
+      img.hidden = true;
+      $("preview-note").textContent = data.purged_at ?
+        "The image was purged from storage; its verdict and evidence are kept." : "No preview of this image.";
+    }
+    $("preview-box").hidden = false;
+  }
+
+  function card(cls, title, text, note) {
+    const node = el("div", null, "card " + cls);
+    node.append(el("strong", title), el("span", " " + text));
+    if (note) node.append(el("small", " " + note));
+    return node;
+  }
+
+  // one card per detector: its own probability, name and version (the combined score decides)
+  function renderDetectors(result) {
+    $("detectors").replaceChildren(...(result.detectors || []).map((d) => {
+      const node = card("detector-card", d.name, pct(d.fake_probability),
+        "v" + (d.version || "").slice(0, 12) + ", weight " + Number(d.weight).toFixed(2));
+      node.dataset.detector = d.name;
+      return node;
+    }));
+  }
+
+  // one card per decisive provenance item: strong, or a provenance record that points fake or real
+  function renderDecisive(items) {
+    const decisive = items.filter((it) => {
+      const s = signalOf(it.kind);
+      return it.strong || (s && s.decisive && (it.effect === "fake" || it.effect === "real"));
+    });
+    $("decisive").replaceChildren(...decisive.map((it) => {
+      const s = signalOf(it.kind);
+      const node = card("provenance-card effect-" + it.effect, s ? s.title : it.kind, it.reason,
+        it.strong ? "decisive" : it.effect);
+      node.dataset.kind = it.kind;
+      return node;
+    }));
+  }
+
   function renderDone(data) {
     const r = data.result || {};
     $("verdict").textContent = data.verdict;
@@ -101,18 +152,12 @@
     $("fake-probability").textContent = pct(data.fake_probability);
     $("metadata-score").textContent = data.metadata_score === null ? "n/a" : data.metadata_score.toFixed(2);
     $("model-version").textContent = (data.model_version || "").slice(0, 12);
-    // one card per detector: its own probability, name and version (the combined score decides)
-    $("detectors").replaceChildren(...(r.detectors || []).map((d) => {
-      const card = el("div");
-      card.className = "detector-card";
-      card.dataset.detector = d.name;
-      card.append(el("strong", d.name), el("span", " " + pct(d.fake_probability)),
-        el("small", " v" + (d.version || "").slice(0, 12) + ", weight " + Number(d.weight).toFixed(2)));
-      return card;
-    }));
     const ol = $("reasons");
     ol.replaceChildren(...(data.reasons || []).map((r) => el("li", r)));
+    renderDetectors(r);
+    renderDecisive(data.evidence || []);
     $("verdict-box").hidden = false;
+    renderPreview(data);
     renderEvidence(data.evidence || []);
     renderChart(r);
     renderMaps(r.maps);

@@ -1,0 +1,130 @@
+"""The result page in a real Chromium at desktop and phone widths: the preview (upright), the verdict beside it,
+one card per detector and per decisive provenance item, the evidence filed by the registry, no sideways scroll."""
+from __future__ import annotations
+
+import pytest
+
+from shared import signals
+from shared.models import Analysis, Status
+from tests.conftest import camera_like_jpeg, write_tags
+from tests.live import WebServer, Worker, app_for, isolated
+from tests.test_browser import ARGS, CHROMIUM
+
+pytestmark = pytest.mark.slow
+DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
+PREVIEW_LOADED = "() => { const i = document.getElementById('preview'); return i.complete && i.naturalWidth > 0; }"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.fail("Debian chromium is missing: scripts/setup.sh --test installs it")
+    overrides = isolated(tmp_path_factory.mktemp("result-page"), "result-page")
+    with app_for(overrides) as app:
+        worker = Worker(overrides).wait_ready()
+        web = WebServer(overrides)
+        yield web, app
+        web.stop()
+        worker.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def rotated_result(live, browser, tmp_path_factory):
+    """A camera JPEG stored landscape (640x480) with EXIF "rotate 90°", analysed by the real worker."""
+    web, _ = live
+    photo = write_tags(camera_like_jpeg(tmp_path_factory.mktemp("rot") / "rotated.jpg"), "-Orientation#=6")
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(web.url + "/")
+    page.set_input_files("#file", str(photo))
+    page.click("#submit")
+    page.wait_for_url("**/analyses/*")
+    page.wait_for_selector("#verdict-box:not([hidden])", timeout=180_000)
+    url = page.url
+    page.close()
+    return url
+
+
+def _geometry(page) -> dict:
+    return page.evaluate("""() => {
+      const i = document.getElementById('preview'), p = i.getBoundingClientRect(),
+            v = document.getElementById('verdict-box').getBoundingClientRect();
+      return {natural: [i.naturalWidth, i.naturalHeight], preview: [p.left, p.top, p.right, p.bottom],
+              verdict: [v.left, v.top, v.right, v.bottom], scroll: document.documentElement.scrollWidth};
+    }""")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_preview_is_upright_beside_or_above_the_verdict(rotated_result, browser, viewport):
+    page = browser.new_page(viewport=viewport)
+    try:
+        page.goto(rotated_result)
+        page.wait_for_selector("#verdict-box:not([hidden])", timeout=60_000)
+        page.wait_for_function(PREVIEW_LOADED, timeout=30_000)
+        g = _geometry(page)
+        assert g["natural"] == [480, 640]  # stored 640x480, EXIF orientation 6: upright it is portrait
+        assert page.locator("#verdict").inner_text() in ("real", "uncertain", "fake")
+        assert page.locator("#detectors .detector-card").count() == 0  # no result.detectors: no cards
+        if viewport is DESKTOP:  # side by side: the preview left, the verdict right, tops aligned
+            assert g["preview"][2] <= g["verdict"][0] and abs(g["preview"][1] - g["verdict"][1]) < 5
+        else:  # stacked, and nothing wider than the phone
+            assert g["preview"][3] <= g["verdict"][1]
+            assert g["scroll"] <= 390
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_detector_and_decisive_provenance_cards(live, rotated_result, browser, viewport):
+    """A finished analysis with an ensemble's scores and a strong C2PA claim (the detector branch's result shape)."""
+    web, app = live
+    with app.extensions["db_sessionmaker"]() as s:
+        done = s.query(Analysis).filter(Analysis.status == Status.DONE).first()
+        evidence = [
+            {"kind": "c2pa", "source": "c2pa.manifest[m].digitalSourceType", "value": "trainedAlgorithmicMedia",
+             "effect": "fake", "reason": "C2PA says trainedAlgorithmicMedia " + "x" * 200, "strong": True},
+            {"kind": "watermark", "source": "invisible-watermark", "value": None, "effect": "neutral",
+             "reason": "no watermark found"},
+            {"kind": "model", "source": "detector a", "value": 0.9, "effect": "fake", "reason": "a says 90 %",
+             "detector": "a"},
+            {"kind": "metadata_score", "source": "EXIF:Make", "value": "Canon", "effect": "real", "reason": "camera"},
+        ]
+        detectors = [{"name": "effnet", "version": "1" * 64, "fake_probability": 0.91, "weight": 0.6},
+                     {"name": "clip-probe", "version": "2" * 64, "fake_probability": 0.72, "weight": 0.4}]
+        crafted = Analysis(filename="ensemble-" + "n" * 120 + ".jpg", sha256=done.sha256, media_type="image/jpeg",
+                           size_bytes=done.size_bytes, status=Status.DONE, verdict="fake", fake_probability=0.83,
+                           metadata_score=0.8, model_version="e" * 64,
+                           result={"evidence": evidence, "reasons": ["C2PA says so"], "maps": [],
+                                   "detectors": detectors, "fake_probability": 0.83, "robustness": []})
+        s.add(crafted)
+        s.commit()
+        crafted_id = crafted.id
+    page = browser.new_page(viewport=viewport)
+    try:
+        page.goto(f"{web.url}/analyses/{crafted_id}")
+        page.wait_for_selector("#verdict-box:not([hidden])", timeout=30_000)
+        page.wait_for_function(PREVIEW_LOADED, timeout=30_000)
+        cards = page.locator("#detectors .detector-card")
+        assert [cards.nth(i).get_attribute("data-detector") for i in range(cards.count())] == ["effnet", "clip-probe"]
+        assert "91.0 %" in cards.nth(0).inner_text()
+        decisive = page.locator("#decisive .provenance-card")
+        assert decisive.count() == 1 and decisive.get_attribute("data-kind") == "c2pa"
+        assert signals.BY_KIND["c2pa"].title in decisive.inner_text()
+        # the evidence is filed by the registry's groups and titles
+        groups = page.locator("#evidence .evidence-group")
+        assert [groups.nth(i).get_attribute("data-group") for i in range(groups.count())] == \
+            ["provenance", "metadata", "model"]
+        assert groups.nth(0).locator("h4").inner_text() == signals.GROUPS["provenance"]
+        if viewport is PHONE:
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        page.close()

@@ -1,0 +1,103 @@
+"""The result page's preview: upright, downscaled, never the original bytes, behind the analysis's own routes."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+from sqlalchemy import update
+
+from shared import cleanup, keys, preview
+from shared.models import Analysis, Status
+from tests.conftest import make_jpeg
+from tests.test_pages import csrf_token
+
+
+def rotated_jpeg(size=(1600, 900), orientation=6) -> bytes:
+    """A landscape JPEG whose EXIF says "rotate 90° to view": upright it is portrait."""
+    img = Image.new("RGB", size, (200, 30, 30))
+    img.paste((10, 200, 10), (0, 0, size[0] // 4, size[1] // 4))  # a green block top-left as stored
+    exif = img.getexif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif, quality=90)
+    return buf.getvalue()
+
+
+def test_render_applies_orientation_and_downscales(tmp_path):
+    path = tmp_path / "r.jpg"
+    path.write_bytes(rotated_jpeg())
+    with Image.open(io.BytesIO(preview.render(path, 10**8))) as out:
+        assert out.format == "JPEG" and out.mode == "RGB"
+        assert out.size == (576, 1024)  # 900x1600 upright, long side 1024
+        assert out.getpixel((out.width - 20, 20))[1] > 150  # the block is now top-right
+        assert "exif" not in out.info  # the original's metadata does not travel
+
+
+def test_render_refuses_what_is_over_the_pixel_limit_or_unreadable(tmp_path):
+    path = tmp_path / "big.png"
+    Image.new("RGB", (300, 300)).save(path)
+    with pytest.raises(preview.NoPreview, match="limit"):
+        preview.render(path, 300 * 299)
+    path.write_bytes(make_jpeg()[:100])
+    with pytest.raises(preview.NoPreview):
+        preview.render(path, 10**8)
+
+
+def _upload(client, data: bytes, headers=None, url="/api/v1/analyses") -> str:
+    resp = client.post(url, data={"file": (io.BytesIO(data), "r.jpg")}, headers=headers or {},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 202, resp.get_json()
+    return resp.get_json()["id"]
+
+
+def _finish(app, analysis_id: str) -> None:
+    """What the worker does that matters here: the analysis is done (its file was decoded)."""
+    with app.extensions["db_sessionmaker"]() as s:
+        s.execute(update(Analysis).where(Analysis.id == analysis_id).values(
+            status=Status.DONE, verdict="uncertain", result={"evidence": [], "maps": [], "reasons": []}))
+        s.commit()
+
+
+def test_page_preview_is_upright_and_small_then_gone_after_delete(app, client):
+    original = rotated_jpeg()
+    analysis_id = _upload(client, original)
+    assert client.get(f"/analyses/{analysis_id}/preview").status_code == 409  # not decoded by the worker yet
+    _finish(app, analysis_id)
+    status = client.get(f"/analyses/{analysis_id}/status").get_json()
+    assert status["preview_url"] == f"/analyses/{analysis_id}/preview"
+    resp = client.get(status["preview_url"])
+    assert resp.status_code == 200 and resp.mimetype == "image/jpeg"
+    assert resp.data != original and "private" in resp.headers["Cache-Control"]
+    with Image.open(io.BytesIO(resp.data)) as out:
+        assert out.size == (576, 1024)
+    assert client.get(status["preview_url"], headers={"If-None-Match": resp.headers["ETag"]}).status_code == 304
+    client.post(f"/analyses/{analysis_id}/delete", data={"csrf_token": csrf_token(client)})
+    gone = client.get(f"/analyses/{analysis_id}/preview")
+    assert gone.status_code == 404
+
+
+def test_purged_analysis_preview_is_410_and_not_offered(app, client, overrides):
+    analysis_id = _upload(client, rotated_jpeg())
+    _finish(app, analysis_id)
+    with app.extensions["db_sessionmaker"]() as s:
+        assert cleanup.purge_older_than(s, overrides["upload_dir"], days=-1) == 1
+    resp = client.get(f"/analyses/{analysis_id}/preview")
+    assert resp.status_code == 410 and "purged" in resp.get_data(as_text=True)
+    body = client.get(f"/api/v1/analyses/{analysis_id}/preview")
+    assert body.status_code == 410 and "purged" in body.get_json()["error"]
+    assert "preview_url" not in client.get(f"/analyses/{analysis_id}/status").get_json()
+
+
+def test_api_preview_is_only_for_the_keys_own_analyses(app, client):
+    with app.extensions["db_sessionmaker"]() as s:
+        _, mine = keys.create(s, "mine")
+        _, theirs = keys.create(s, "theirs")
+        s.commit()
+    analysis_id = _upload(client, rotated_jpeg(), {"Authorization": f"Bearer {mine}"})
+    _finish(app, analysis_id)
+    body = client.get(f"/api/v1/analyses/{analysis_id}", headers={"Authorization": f"Bearer {mine}"}).get_json()
+    assert body["preview_url"] == f"/api/v1/analyses/{analysis_id}/preview"
+    assert client.get(body["preview_url"], headers={"Authorization": f"Bearer {mine}"}).status_code == 200
+    assert client.get(body["preview_url"], headers={"Authorization": f"Bearer {theirs}"}).status_code == 404
+    assert client.get(f"/analyses/{analysis_id}/preview").status_code == 404  # not the local user's
