@@ -1,6 +1,6 @@
 """Evaluate the detector on a folder holding real/ and fake/ (any nesting).
 
-    python -m models.evaluate DIR [DIR...] [--model models/detector.keras] [--split val] [--robustness]
+    python -m models.evaluate DIR [DIR...] [--model models/ensemble.json] [--split val] [--robustness]
                               [--plot roc.png] [--json out.json]
 
 Prints accuracy, ROC-AUC, FPR/TPR at the shipped thresholds and a per-subfolder breakdown, and
