@@ -2,12 +2,14 @@
 one card per detector and per decisive provenance item, the evidence filed by the registry, no sideways scroll."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from shared import signals
 from shared.models import Analysis, Status
 from tests.conftest import camera_like_jpeg, write_tags
-from tests.live import WebServer, Worker, app_for, isolated
+from tests.live import ROOT, WebServer, Worker, app_for, isolated
 from tests.test_browser import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.slow
@@ -73,7 +75,10 @@ def test_preview_is_upright_beside_or_above_the_verdict(rotated_result, browser,
         g = _geometry(page)
         assert g["natural"] == [480, 640]  # stored 640x480, EXIF orientation 6: upright it is portrait
         assert page.locator("#verdict").inner_text() in ("real", "uncertain", "fake")
-        assert page.locator("#detectors .detector-card").count() == 0  # no result.detectors: no cards
+        # one card per shipped detector (models/ensemble.json)
+        names = [m["name"] for m in json.loads((ROOT / "models" / "ensemble.json").read_text())["members"]]
+        cards = page.locator("#detectors .detector-card")
+        assert [cards.nth(k).get_attribute("data-detector") for k in range(cards.count())] == names
         if viewport is DESKTOP:  # side by side: the preview left, the verdict right, tops aligned
             assert g["preview"][2] <= g["verdict"][0] and abs(g["preview"][1] - g["verdict"][1]) < 5
         else:  # stacked, and nothing wider than the phone
