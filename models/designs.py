@@ -2,6 +2,7 @@
 
 - ``content-top``: logistic head on the 1280 top features of frozen ImageNet Lite0 (the README's baseline).
 - ``content``: the same head on the mean and mean square of six earlier layers as well (``models.features``).
+- ``content-taps``: the head on those six earlier layers' statistics only (no top features).
 - ``lowlevel``: a small CNN on neighbouring-pixel residuals of the most textured patches at the
   image's own resolution (``models.lowlevel``), trained from scratch in every fold.
 - ``ensemble``: the mean of the ``content`` and ``lowlevel`` logits (no weight fitted on held-out data).
@@ -17,11 +18,11 @@ import numpy as np
 
 from models import logreg
 
-ALL = ("shortcut-geometry", "shortcut-style", "content-top", "content", "lowlevel", "ensemble")
+ALL = ("shortcut-geometry", "shortcut-style", "content-top", "content-taps", "content", "lowlevel", "ensemble")
 PROBES = {"shortcut-geometry": "geometry", "shortcut-style": "style"}
 DEFAULT = ALL
 # Bumped when a design's code changes what it scores, so cached held-out scores are not reused.
-REVISION = {"content": 1, "content-top": 1, "lowlevel": 2, "ensemble": 2}
+REVISION = {"content": 1, "content-top": 1, "content-taps": 1, "lowlevel": 2, "ensemble": 2}
 CONTENT_L2 = 30.0
 TOP = 1280  # the first TOP features are the top layer's (models.features.feature_model)
 
@@ -96,8 +97,8 @@ def style(items) -> np.ndarray:
 
 def held_out_scores(name: str, items, fold: np.ndarray, done: dict) -> dict[str, np.ndarray]:
     """Held-out logits of design ``name`` for every item (each scored by the model of its fold)."""
-    if name in ("content", "content-top"):
-        dims = slice(0, TOP) if name == "content-top" else slice(None)
+    if name in ("content", "content-top", "content-taps"):
+        dims = {"content-top": slice(0, TOP), "content-taps": slice(TOP, None)}.get(name, slice(None))
         return _head_scores(content_features(items), items, fold, dims)
     if name == "lowlevel":
         from models import lowlevel
