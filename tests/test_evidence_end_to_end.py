@@ -197,7 +197,10 @@ def test_one_pixel_image_is_not_called_fake_by_the_model(results):
     body = done(results, "bad:empty_image.png")
     assert body["verdict"] == "uncertain"
     model = [e for e in body["evidence"] if e["kind"] == "model"]
-    assert model[0]["effect"] == "neutral" and "too small for the detector" in model[0]["reason"]
+    combined = [e for e in model if "detector" not in e]  # the others are each detector's own score
+    assert len(combined) == 1 and len(model) == 1 + len(body["detectors"])
+    assert combined[0]["effect"] == "neutral" and "too small for the detector" in combined[0]["reason"]
+    assert all(e["effect"] == "neutral" for e in model)  # no detector votes on a 1-pixel image
 
 
 def test_every_done_analysis_has_the_three_maps(results, stack):
