@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     cv = json.loads(cv_path.read_text()) if cv_path.is_file() else {}
     if not all(d in cv.get("results", {}) for d in CANDIDATES):
         log("running the source-held-out cross-validation first")
-        crossval.main(["--designs", ",".join(designs.ALL), "--json", str(cv_path)])
+        crossval.main(["--designs", ",".join(designs.ALL), "--json", os.path.relpath(cv_path)])
         cv = json.loads(cv_path.read_text())
     results = cv["results"]
     best = max(CANDIDATES, key=lambda d: results[d]["mean_family_auc"])
