@@ -35,8 +35,8 @@ def rows(session: Session, batch: Batch, page_size: int = 500) -> Iterator[dict]
         offset += page_size
 
 
-def render(records: Iterator[dict], fmt: str) -> Iterator[str]:
-    """Serialise records lazily in the chosen format."""
+def render(records: Iterator[dict], fmt: str, fields: list[str] = FIELDS) -> Iterator[str]:
+    """Serialise records lazily in the chosen format (CSV columns: fields)."""
     if fmt == "jsonl":
         for r in records:
             yield json.dumps(r) + "\n"
@@ -47,7 +47,7 @@ def render(records: Iterator[dict], fmt: str) -> Iterator[str]:
         yield "]\n"
     else:
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=FIELDS)
+        writer = csv.DictWriter(buf, fieldnames=fields)
         writer.writeheader()
         for r in records:
             writer.writerow({k: _csv_safe(v) for k, v in r.items()})
