@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from shared.models import Analysis, Label, Status, utcnow
+from tests.conftest import make_jpeg
 from tests.test_batches_api import auth, make_key
 from tests.test_openapi import checker
 from tests.test_pages import csrf_token
@@ -168,6 +169,19 @@ def test_labels_export_as_csv_and_jsonl(app, client):
     assert [r["sha256"] for r in rows] == [r["sha256"] for r in records]
     assert next(r for r in rows if r["filename"] == "r1.jpg")["note"].startswith("'=")  # no formula
     assert client.get("/api/v1/labels/export?format=xml").status_code == 400
+
+
+def test_streamed_downloads_give_their_connection_back(app, client):
+    """Found here: each labels or batch-results download kept a pooled connection checked out for good."""
+    known_set(app, client)
+    batch = client.post("/api/v1/batches", data={"files": [(io.BytesIO(make_jpeg()), "b.jpg")]},
+                        content_type="multipart/form-data").get_json()
+    pool = app.extensions["db_engine"].pool
+    for url in (batch["results_url"], f"/batches/{batch['id']}/results", "/api/v1/labels/export?format=csv",
+                "/api/v1/labels/export?format=jsonl"):
+        with client.get(url) as resp:
+            assert resp.status_code == 200 and resp.get_data()
+        assert pool.checkedout() == 0, url
 
 
 def test_new_routes_are_documented_and_real_responses_validate(app, client):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, stream_with_context
+from flask import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -56,10 +56,8 @@ def export_rows(session: Session, owner: ApiKey | None, page_size: int = 500) ->
 
 def export_response(session: Session, owner: ApiKey | None, fmt: str) -> Response:
     """The streamed labels download (fmt already checked against EXPORT_TYPES)."""
-    body = stream_with_context(export.render(export_rows(session, owner), fmt, EXPORT_FIELDS))
-    resp = Response(body, mimetype=EXPORT_TYPES[fmt])
-    resp.headers["Content-Disposition"] = f'attachment; filename="labels.{fmt}"'
-    return resp
+    return export.stream(session, export.render(export_rows(session, owner), fmt, EXPORT_FIELDS), EXPORT_TYPES[fmt],
+                         f"labels.{fmt}")
 
 
 def summaries(session: Session, analyses: list[Analysis]) -> list[dict[str, Any]]:
