@@ -40,10 +40,11 @@ def known_set(app, client, key=None):
     """Six labelled analyses of model v1 (one relabelled), one unsure, one unlabelled, one of model v2."""
     headers = auth(key) if key else {}
     ids = {}
-    for name, lab, verdict, p, a, b in (("r1", "real", "real", 0.1, 0.1, 0.3), ("r2", "real", "uncertain", 0.3, 0.4, 0.2),
-                                         ("r3", "real", "fake", 0.7, 0.6, 0.9), ("f1", "fake", "fake", 0.9, 0.8, 0.1),
-                                         ("f2", "fake", "real", 0.15, 0.2, 0.5), ("f3", "fake", "fake", 0.6, 0.7, 0.6),
-                                         ("u1", "unsure", "fake", 0.8, 0.8, 0.8), ("x1", None, "fake", 0.95, 0.9, 0.9)):
+    table = (("r1", "real", "real", 0.1, 0.1, 0.3), ("r2", "real", "uncertain", 0.3, 0.4, 0.2),
+             ("r3", "real", "fake", 0.7, 0.6, 0.9), ("f1", "fake", "fake", 0.9, 0.8, 0.1),
+             ("f2", "fake", "real", 0.15, 0.2, 0.5), ("f3", "fake", "fake", 0.6, 0.7, 0.6),
+             ("u1", "unsure", "fake", 0.8, 0.8, 0.8), ("x1", None, "fake", 0.95, 0.9, 0.9))
+    for name, lab, verdict, p, a, b in table:  # name, label, verdict, combined p, detector a, detector b
         ids[name] = add_analysis(app, name + ".jpg", verdict, p, {"a": a, "b": b}, key_id=_key_id(app, key),
                                  age=len(ids))
         if name == "f3":  # relabelled: the latest label counts
@@ -93,7 +94,10 @@ def test_bad_labels_are_a_precise_400(app, client, body, problem):
 
 def test_history_filters_by_label_and_by_disagreement(app, client):
     ids = known_set(app, client)
-    names = lambda q: sorted(i["filename"][:-4] for i in client.get(f"/api/v1/analyses?{q}").get_json()["items"])  # noqa: E731
+
+    def names(query):
+        return sorted(i["filename"][:-4] for i in client.get(f"/api/v1/analyses?{query}").get_json()["items"])
+
     assert names("label=fake") == ["f1", "f2", "f3"]
     assert names("label=real") == ["r1", "r2", "r3", "v2"]
     assert names("label=unsure") == ["u1"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import jsonify, request, url_for
 
-from web import auth, evaluation, params, review, schemas, services
+from web import auth, evaluation, params, review, schemas_review as schemas, services
 from web.api import bp
 from web.db import get_session
 from web.errors import json_error

@@ -5,7 +5,7 @@ from flask import flash, redirect, render_template, request, url_for
 from pydantic import ValidationError
 
 from shared import labels
-from web import evaluation, review, schemas
+from web import evaluation, review, schemas, schemas_review
 from web.db import get_session
 from web.pages import OWNER, analysis_or_404, bp
 
@@ -15,7 +15,7 @@ def label(analysis_id: str):
     """The result page's label form (CSRF-protected); back to the result page."""
     analysis = analysis_or_404(analysis_id)
     try:
-        body = schemas.LabelIn.model_validate({k: v for k, v in request.form.items() if k != "csrf_token"})
+        body = schemas_review.LabelIn.model_validate({k: v for k, v in request.form.items() if k != "csrf_token"})
     except ValidationError as exc:
         return render_template("error.html", status=400, message=schemas.problems(exc.errors())), 400
     review.set_label(get_session(), analysis, body.label, body.note, OWNER)
