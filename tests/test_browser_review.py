@@ -4,26 +4,12 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import camera_like_jpeg
-from tests.live import WebServer, Worker, app_for, isolated
-from tests.test_browser import ARGS, CHROMIUM
+from tests.test_browser import ARGS, CHROMIUM, live  # noqa: F401 - live: a stack of this module's own
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    if not CHROMIUM.exists():
-        pytest.fail("Debian chromium is missing: scripts/setup.sh --test installs it")
-    overrides = isolated(tmp_path_factory.mktemp("review"), "review")
-    with app_for(overrides):
-        worker = Worker(overrides).wait_ready()
-        web = WebServer(overrides)
-        yield web
-        web.stop()
-        worker.stop()
-
-
-def test_label_on_the_result_page_then_history_filter_then_evaluation(live, tmp_path):
+def test_label_on_the_result_page_then_history_filter_then_evaluation(live, tmp_path):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
     photo = camera_like_jpeg(tmp_path / "reviewed.jpg")
