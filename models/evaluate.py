@@ -2,6 +2,7 @@
 
     python -m models.evaluate DIR [DIR...] [--model models/ensemble.json] [--split val] [--robustness]
                               [--plot roc.png] [--json out.json]
+    python -m models.evaluate --labels labels.csv --files UPLOAD_DIR [...]   # reviewed files (models/labelset.py)
 
 Prints accuracy, ROC-AUC, FPR/TPR at the shipped thresholds and a per-subfolder breakdown, and
 writes a ROC plot PNG.  Scores come from worker.detector, i.e. the very path the worker uses.
@@ -18,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image, ImageDraw
 
-from models import data, metrics, preprocess
+from models import data, labelset, metrics, preprocess
 
 CHUNK = 64
 
@@ -116,7 +117,11 @@ def print_report(res: dict, title: str) -> None:
 def main(argv=None) -> int:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("dir", nargs="+", help="folder(s) with real/ and/or fake/ subfolders, pooled")
+    ap.add_argument("dir", nargs="*", help="folder(s) with real/ and/or fake/ subfolders, pooled")
+    ap.add_argument("--labels", default=None, help="a labels export (CSV or JSONL from /api/v1/labels/export): "
+                    "its real and fake records join the set")
+    ap.add_argument("--files", default=None, help="with --labels: where the files are, found by sha256 (storage "
+                    "layout ab/cd/<sha256>, or <sha256>) or by file name with a matching sha256")
     ap.add_argument("--model", default=None, help="ensemble .json or a .keras detector (default $MODEL_PATH or "
                     "models/ensemble.json)")
     ap.add_argument("--split", choices=["all", "val", "train"], default="all",
@@ -125,20 +130,29 @@ def main(argv=None) -> int:
     ap.add_argument("--plot", default="roc.png", help="ROC plot PNG path")
     ap.add_argument("--json", default=None, help="write the figures as JSON here")
     args = ap.parse_args(argv)
+    if not args.dir and not args.labels:
+        ap.error("give DIR(s), --labels EXPORT --files DIR, or both")
+    if args.labels and not args.files:
+        ap.error("--labels needs --files DIR (where the labelled files are)")
+    items = [it for d in args.dir for it in data.list_items(d)]
+    if args.labels:
+        reviewed = labelset.load(args.labels, args.files)
+        print(f"labels: {len(reviewed.items)} files found, {len(reviewed.missing)} not found under {args.files}, "
+              f"{reviewed.skipped} unsure skipped", file=sys.stderr)
+        items += reviewed.items
 
     from worker.detector import load
 
     det = load(args.model)
-    items = [it for d in args.dir for it in data.list_items(d)]
     if args.split != "all":
         items = [i for i in items if data.is_val(i) == (args.split == "val")]
     if not items:
-        print(f"no images under real/ or fake/ of {' '.join(args.dir)}", file=sys.stderr)
+        print(f"no images under real/ or fake/ of {' '.join(args.dir)} nor labelled files found", file=sys.stderr)
         return 2
     print(f"model {det.version[:16]}…  thresholds {det.thresholds}", file=sys.stderr)
     s = score_items(det, items, robust=args.robustness)
     res = summarise(items, s["p"], det.thresholds)
-    print_report(res, f"{' '.join(args.dir)} ({args.split})")
+    print_report(res, f"{' '.join(args.dir + ([args.labels] if args.labels else []))} ({args.split})")
     y = np.array([i.label for i in items])
     res["detectors"] = {k.split(":", 1)[1]: metrics.roc_auc(y, v) for k, v in s.items() if k.startswith("member:")}
     print("per detector ROC-AUC: " + "  ".join(f"{k} {v:.4f}" for k, v in res["detectors"].items()))

@@ -167,3 +167,21 @@ class Analysis(Base):
         if self.width and self.height:
             return round(self.width * self.height / 1e6, 2)
         return None
+
+
+LABEL_NOTE_MAX = 1000
+LABEL_BY_MAX = 100  # ApiKey.name's length, or "local"
+
+
+class Label(Base):
+    """A reviewer's label on an analysis; rows are never updated, the latest one is the current label."""
+
+    __tablename__ = "labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # increasing: the current label has the largest id
+    analysis_id: Mapped[str] = mapped_column(ForeignKey("analyses.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(8))  # shared.labels.LABELS
+    note: Mapped[str | None] = mapped_column(String(LABEL_NOTE_MAX))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))  # None: the keyless local user
+    set_by: Mapped[str] = mapped_column(String(LABEL_BY_MAX))  # the key's name then, or "local"
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

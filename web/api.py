@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 from spectree import Response
 
-from web import auth, params, schemas, serialize, services
+from web import auth, params, review, schemas, serialize, services
 from web.batches import check_callback
 from web.db import get_session
 from web.errors import json_error
@@ -103,10 +103,10 @@ def delete_analysis(analysis_id: str):
 @bp.get("/analyses")
 @spec.validate(query=schemas.AnalysisFilters, resp=responses(HTTP_200=schemas.AnalysisList))
 def list_analyses():
-    """Past analyses with filters (verdict, status, filename, batch, has_provenance, dates), sort and pages."""
+    """Past analyses with filters (verdict, label, disagrees, status, filename, batch, has_provenance, dates)."""
     page, per_page = params.paging(request.args, current_app.config["SETTINGS"].page_size)
     result = services.list_analyses(get_session(), page, per_page, auth.current_key(), params.filters(request.args))
-    return jsonify({"items": [serialize.summary(a) for a in result.items], "page": result.page,
+    return jsonify({"items": review.summaries(get_session(), result.items), "page": result.page,
                     "per_page": result.per_page, "total": result.total, "pages": result.pages})
 
 

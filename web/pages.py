@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from shared import privacy, signals
+from shared import labels, privacy, signals
 from shared.images import ACCEPTED
+from shared.models import LABEL_NOTE_MAX
 from web import batches, params, services
 from web.db import get_session
 from web.uploads import UploadError
@@ -58,7 +59,9 @@ def result(analysis_id: str):
     """The result page; its script polls the status endpoint until the verdict is in."""
     analysis = analysis_or_404(analysis_id, with_result=True)
     similar = services.similar(get_session(), analysis, OWNER)
-    return render_template("result.html", analysis=analysis, similar=similar, signals=signals.as_data())
+    return render_template("result.html", analysis=analysis, similar=similar, signals=signals.as_data(),
+                           labels=labels.history(get_session(), analysis.id), label_choices=labels.LABELS,
+                           note_max=LABEL_NOTE_MAX)
 
 
 @bp.post("/analyses/<analysis_id>/delete")
@@ -94,7 +97,8 @@ def history():
     page = services.list_analyses(get_session(), page_no, _settings().page_size, OWNER, filters)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("history.html", page=page, args=args, verdicts=params.VERDICTS,
-                           sorts=services.SORTS)
+                           sorts=services.SORTS, label_choices=labels.LABELS,
+                           current=labels.current_for(get_session(), [a.id for a in page.items]))
 
 
 @bp.get("/batches/<batch_id>")

@@ -12,12 +12,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from spectree.model_adapter.pydantic_adapter import BaseFile
 
-from shared import callbacks, outbox
+from shared import callbacks, labels, outbox
 from shared.evidence import Effect, Kind
 from shared.models import Analysis, Batch, Status
 from web.services import SORTS
 
 VERDICTS = ("real", "uncertain", "fake")  # shared/verdict.py's labels
+LABELS = labels.LABELS
 STATUSES = (Status.QUEUED, Status.RUNNING, Status.DONE, Status.FAILED)
 SORT_KEYS = tuple(SORTS)
 MAX_PAGE = 1_000_000
@@ -65,6 +66,9 @@ class AnalysisFilters(Paging):
     filename: str = Field(None, max_length=FILENAME_MAX, description="part of the file name")
     batch: str = Field(None, max_length=ID_MAX, description="a batch id")
     has_provenance: TrueFalse = None
+    label: Literal[LABELS] = Field(None, description="the current reviewer label")  # type: ignore[valid-type]
+    disagrees: TrueFalse = Field(None, description="true: the label contradicts the verdict (label real and verdict "
+                                                   "fake, or label fake and verdict real); false: it does not")
     created_after: str = Field(None, description="ISO 8601 date or date-time, e.g. 2026-01-31")
     created_before: str = Field(None, description="ISO 8601 date or date-time, e.g. 2026-01-31")
     sort: Literal[tuple(p + k for k in SORT_KEYS for p in ("", "-"))] = "-created_at"  # type: ignore[valid-type]
@@ -155,6 +159,8 @@ class AnalysisSummary(_Out):
     reused_from: str | None = None
     status_url: str
     page_url: str | None = None
+    label: Literal[LABELS] | None = Field(  # type: ignore[valid-type]
+        None, description="the current reviewer label, in listings")
 
 
 class Similar(_Out):
@@ -227,3 +233,4 @@ class BatchList(_Out):
     items: list[BatchOut]
     page: int | None = None
     per_page: int | None = None
+

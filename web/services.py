@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, not_, or_, select, update
 from sqlalchemy.orm import Session, undefer
 from werkzeug.datastructures import FileStorage
 
 from flask import Response, request, send_file
 
-from shared import cleanup, preview, storage
+from shared import cleanup, labels, preview, storage
 from shared.models import Analysis, ApiKey, Status, utcnow
 from shared.settings import Settings
 from web import queue
@@ -78,8 +78,12 @@ class Filters:
     created_after: datetime | None = None
     created_before: datetime | None = None
     sort: str = "-created_at"
+    label: str | None = None  # the current reviewer label
+    disagrees: bool | None = None  # the current label contradicts the verdict (shared/labels.py)
 
     def apply(self, stmt: Select) -> Select:
+        if self.label or self.disagrees is not None:
+            stmt = self._by_label(stmt)
         if self.verdict:
             stmt = stmt.where(Analysis.verdict == self.verdict)
         if self.status:
@@ -94,6 +98,18 @@ class Filters:
             stmt = stmt.where(Analysis.created_at >= self.created_after)
         if self.created_before:
             stmt = stmt.where(Analysis.created_at < self.created_before)
+        return stmt
+
+    def _by_label(self, stmt: Select) -> Select:
+        current = labels.current().subquery()
+        stmt = stmt.outerjoin(current, current.c.analysis_id == Analysis.id)
+        if self.label:
+            stmt = stmt.where(current.c.label == self.label)
+        against = labels.disagrees(current.c.label, Analysis.verdict)
+        if self.disagrees:
+            stmt = stmt.where(against)
+        elif self.disagrees is False:  # unlabelled or no verdict yet: nothing to disagree with
+            stmt = stmt.where(or_(current.c.label.is_(None), Analysis.verdict.is_(None), not_(against)))
         return stmt
 
     def order(self, stmt: Select) -> Select:
