@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -63,6 +64,26 @@ def remove_unused(session: Session, upload_dir: Path, shas: set[str]) -> None:
     for sha in shas:
         if not _still_used(session, sha, set()):
             remove_files(upload_dir, sha)
+
+
+def remove_orphaned_derived(session: Session, upload_dir: Path, grace_s: float) -> int:
+    """Remove derived folders that no analysis names and nothing wrote to for `grace_s`; returns how many.
+
+    A worker that dies after writing the thumbnail or maps of an analysis deleted while it ran leaves them
+    behind: the delete removed the folder before they were written, and the worker's own clean-up
+    (`remove_unused` after its write finds the row gone) never ran. Nobody else would ever remove them.
+    The grace keeps a folder a live worker is writing to now.
+    """
+    root, cutoff = upload_dir / "derived", time.time() - grace_s
+    stale = {d.name: d for prefix in (root.iterdir() if root.is_dir() else []) if prefix.is_dir()
+             for d in prefix.iterdir() if d.is_dir() and d.stat().st_mtime < cutoff}
+    names = list(stale)
+    for i in range(0, len(names), 500):
+        for sha in session.scalars(select(Analysis.sha256).where(Analysis.sha256.in_(names[i:i + 500]))):
+            stale.pop(sha, None)
+    for folder in stale.values():
+        shutil.rmtree(folder, ignore_errors=True)
+    return len(stale)
 
 
 def purge_older_than(session: Session, upload_dir: Path, days: int) -> int:

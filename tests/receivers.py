@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Receiver:
     """An HTTP receiver answering each POST with the next code of `codes` (the last one repeats)."""
 
-    def __init__(self, codes: tuple[int, ...] = (200,), headers: dict | None = None):
+    def __init__(self, codes: tuple[int, ...] = (200,), headers: dict | None = None, port: int = 0):
         self.calls: list[dict] = []
         outer = self
 
@@ -28,7 +28,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)  # a given port: the same URL after a restart
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

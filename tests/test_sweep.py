@@ -137,3 +137,26 @@ def test_a_batch_whose_last_open_item_was_deleted_is_finished_with_its_webhook(a
     assert sweeper.close_batches() == []  # once
     redis.Redis.from_url(REDIS_URL).delete(epoch_key(sweeper.settings))
     sweeper.engine.dispose()
+
+
+def test_the_sweeper_removes_maps_a_killed_worker_left_for_a_deleted_analysis(app, overrides):
+    """Found by the chaos soak: deleted while running, then its worker killed after writing the thumbnail."""
+    import os
+
+    from worker import sweep
+
+    upload_dir = app.config["SETTINGS"].upload_dir
+    orphan, fresh, owned = (storage.derived_dir(upload_dir, c * 64) for c in "abc")
+    for folder in (orphan, fresh, owned):
+        folder.mkdir(parents=True)
+        (folder / "thumbnail.jpg").write_bytes(b"x")
+    for folder in (orphan, owned):  # untouched for longer than the grace (2 x LEASE_S)
+        os.utime(folder, (0, 0))
+    _add(app, sha256="c" * 64, status=Status.DONE)
+    sweeper = _sweeper(overrides, lease_s=5)
+    for _ in range(sweep.ORPHAN_SCAN_EVERY):
+        sweeper.collect_orphans()
+    assert not orphan.exists(), "a deleted analysis's maps were left behind"
+    assert fresh.exists(), "a folder a worker may be writing right now was removed"
+    assert (owned / "thumbnail.jpg").exists(), "an existing analysis lost its maps"
+    sweeper.engine.dispose()

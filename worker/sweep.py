@@ -29,6 +29,7 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 NEVER_PUBLISHED_AFTER_S = 10
+ORPHAN_SCAN_EVERY = 10  # rounds between scans of the derived folders for orphans (they are rare)
 SWEEP_LOCK = "sweep"
 
 
@@ -45,12 +46,14 @@ class Sweeper(threading.Thread):
         self.sessions = make_sessionmaker(self.engine)
         self.redis = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
         self.last_purge = -3600.0
+        self.rounds = 0
 
     def run(self) -> None:
         while True:
             try:
                 self.sweep_once()
                 self.purge_if_due()
+                self.collect_orphans()
             except Exception:  # the broker or the database is down: try again next round
                 log.warning("sweep failed; retrying in %.0f s", self.settings.sweep_interval_s, exc_info=True)
             time.sleep(self.settings.sweep_interval_s)
@@ -66,6 +69,18 @@ class Sweeper(threading.Thread):
             n = cleanup.purge_older_than(session, self.settings.upload_dir, self.settings.retention_days)
         if n:
             log.info("retention: purged the files of %d analyses", n)
+
+    def collect_orphans(self) -> None:
+        """Every ORPHAN_SCAN_EVERY rounds (leader only): remove maps a killed worker wrote for a deleted analysis."""
+        self.rounds += 1
+        if self.rounds % ORPHAN_SCAN_EVERY or not self.lead():
+            return
+        from shared import cleanup
+
+        with self.sessions() as session:  # the grace: two lease lives without a write, so no live worker is at it
+            n = cleanup.remove_orphaned_derived(session, self.settings.upload_dir, 2 * self.settings.lease_s)
+        if n:
+            log.warning("removed the derived files of %d deleted analyses (their worker died)", n)
 
     def lead(self) -> bool:
         """Take or keep the sweep lock for a few rounds; False while another worker's sweeper holds it.
