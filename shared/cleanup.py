@@ -30,7 +30,8 @@ def _still_used(session: Session, sha256: str, excluding: set[str]) -> bool:
 
 
 def remove_unused(session: Session, upload_dir: Path, shas: set[str]) -> None:
-    """Remove the stored files of these digests that no analysis row references (a refused request's files)."""
+    """Remove the stored files of these digests that no analysis row references (a refused request's files,
+    or the maps a worker wrote for an analysis deleted while it ran)."""
     used = set(session.scalars(select(Analysis.sha256).where(Analysis.sha256.in_(shas),
                                                              Analysis.purged_at.is_(None))))
     for sha in shas - used:
@@ -57,13 +58,6 @@ def delete_analyses(session: Session, upload_dir: Path, analyses: list[Analysis]
     for sha in orphaned:
         remove_files(upload_dir, sha)
     return len(ids)
-
-
-def remove_unused(session: Session, upload_dir: Path, shas: set[str]) -> None:
-    """Remove the files of digests no remaining analysis needs (a worker wrote maps for a deleted one)."""
-    for sha in shas:
-        if not _still_used(session, sha, set()):
-            remove_files(upload_dir, sha)
 
 
 def remove_orphaned_derived(session: Session, upload_dir: Path, grace_s: float) -> int:
