@@ -106,9 +106,11 @@ class Sweeper(threading.Thread):
         if broker_lost:  # the queue's contents are gone: everything unfinished must be sent again
             lost.append(Analysis.status.in_([Status.QUEUED, Status.RUNNING]))
         with self.sessions() as session:
-            ids = list(session.scalars(select(Analysis.id).where(or_(*lost))))
-            for analysis_id in ids:
-                self.app.send_task(names.ANALYZE, args=[analysis_id], queue=self.settings.queue)
+            rows = session.execute(select(Analysis.id, Analysis.batch_id).where(or_(*lost))).all()
+            ids = [analysis_id for analysis_id, _ in rows]
+            for analysis_id, batch_id in rows:  # a batch's items stay behind people's uploads
+                queue = self.settings.bulk_queue if batch_id else self.settings.queue
+                self.app.send_task(names.ANALYZE, args=[analysis_id], queue=queue)
             if ids:
                 session.execute(update(Analysis).where(Analysis.id.in_(ids)).values(enqueued_at=utcnow()))
                 # a lapsed lease goes back to the queue, so the next round does not send it again
