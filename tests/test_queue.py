@@ -27,3 +27,12 @@ def test_a_chunk_gets_the_time_limit_of_each_of_its_analyses(overrides):
     assert [m["headers"]["task"] for m in queued[overrides["bulk_queue"]]] == ["deepfake.analyze_chunk"] * 2
     assert queued[overrides["maps_queue"]] == []
     app.extensions["db_engine"].dispose()
+
+
+def test_metrics_show_the_depth_of_every_queue(client, overrides):
+    """/metrics lists the interactive, bulk and maps queues (Settings.queues, the one list of them)."""
+    redis.Redis.from_url(REDIS_URL).rpush(overrides["maps_queue"], "{}")
+    text = client.get("/metrics").get_data(as_text=True)
+    for queue in (overrides["queue"], overrides["bulk_queue"]):
+        assert f'deepfake_queue_depth{{queue="{queue}"}} 0.0' in text
+    assert f'deepfake_queue_depth{{queue="{overrides["maps_queue"]}"}} 1.0' in text

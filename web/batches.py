@@ -80,7 +80,7 @@ def create(session: Session, files: list[FileStorage], settings: Settings, owner
             except UploadError as exc:
                 analyses.append(refused(item_name, exc.message))
         for a in (analyses if maps else []):
-            a.maps_state = Maps.PENDING if a.status == Status.QUEUED else None
+            a.maps_state = None if a.status == Status.FAILED else Maps.PENDING  # refused files have no verdict
         batch, is_new = _save(session, owner, analyses, name, callback_url, idempotency_key)
     if is_new:
         _enqueue(session, batch, analyses)
