@@ -234,7 +234,8 @@ def test_result_page_shows_the_generator_item_in_a_real_browser(results, stack, 
             item = group.locator("li.effect-fake", has_text="AUTOMATIC1111 generation parameters in PNG:Parameters")
             assert item.count() == 1 and "PNG:Parameters" in item.locator("code").inner_text()
             # the maps follow the verdict on the same page, without a reload
-            page.wait_for_function("document.querySelectorAll('#maps img').length === 3", timeout=60_000)
+            page.locator("#maps img").nth(2).wait_for(timeout=60_000)
+            assert page.locator("#maps img").count() == 3
             page.screenshot(path=str(tmp_path / "generator-result.png"), full_page=True)
             browser.close()
     finally:

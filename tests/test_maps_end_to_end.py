@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from contextlib import contextmanager
 
 import pytest
 import redis
@@ -15,7 +16,8 @@ import redis
 from shared.cleanup import purge_older_than
 from shared.models import Analysis, utcnow
 from tests.conftest import REDIS_URL, camera_like_jpeg, make_jpeg
-from tests.live import Worker, app_for, emptied, isolated, wait_final, wait_maps
+from tests.live import WebServer, Worker, app_for, emptied, isolated, wait_final, wait_maps
+from tests.test_browser import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +43,25 @@ def _maps_jobs(overrides, at_least: int = 0) -> list[str]:
         if len(jobs) >= at_least or time.monotonic() > deadline:
             return jobs
         time.sleep(0.2)
+
+
+@contextmanager
+def _browser_page(overrides, path: str):
+    """A real browser on a gunicorn serving the same stack, at `path`."""
+    if not CHROMIUM.exists():
+        pytest.fail("Debian chromium is missing: scripts/setup.sh --test installs it")
+    from playwright.sync_api import sync_playwright
+
+    web = WebServer(overrides)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            page = browser.new_page()
+            page.goto(web.url + path)
+            yield page
+            browser.close()
+    finally:
+        web.stop()
 
 
 def _get(client):
@@ -78,8 +99,17 @@ def test_done_before_maps_batch_maps_on_demand_then_ready_and_404_410(stack, tmp
     assert sorted(_maps_jobs(overrides)) == sorted(repr([x]) for x in (single["id"], opened, asked))
     assert client.get(finals[2]["status_url"]).get_json()["maps_state"] == "not_requested"
 
-    # a maps-only worker (a dedicated pool) makes them; each analysis's maps once
-    workers.append(Worker(overrides, name="maps", env={"WORKER_QUEUES": overrides["maps_queue"]}).wait_ready())
+    # the result page shows the verdict at once, says the maps are coming, and shows them when a maps-only
+    # worker (a dedicated pool) has made them, without a reload
+    with _browser_page(overrides, single["page_url"]) as page:
+        page.wait_for_selector("#verdict-box:not([hidden])", timeout=30_000)
+        assert page.inner_text("#verdict") == body["verdict"]
+        assert "being made" in page.inner_text("#maps-note") and page.locator("#maps img").count() == 0
+        workers.append(Worker(overrides, name="maps", env={"WORKER_QUEUES": overrides["maps_queue"]}).wait_ready())
+        page.locator("#maps img").nth(2).wait_for(timeout=120_000)  # (the page's CSP forbids evaluated strings)
+        assert page.locator("#maps img").count() == 3
+        assert page.locator("#maps-note").is_hidden()
+        assert page.locator(".evidence-group li", has_text="Error level analysis").count() >= 1
     for analysis_id in (single["id"], opened, asked):
         ready = wait_maps(_get(client), f"/api/v1/analyses/{analysis_id}")
         assert ready["maps_state"] == "ready", (ready.get("maps_error"), "".join(workers[-1].log)[-3000:])
