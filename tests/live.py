@@ -25,12 +25,13 @@ def service_env(overrides: dict) -> dict[str, str]:
         "UPLOAD_DIR": str(overrides["upload_dir"]),
         "REDIS_URL": overrides["redis_url"],
         "CELERY_QUEUE": overrides["queue"],
-        "CELERY_BULK_QUEUE": overrides.get("bulk_queue", overrides["queue"] + "-bulk"),
-        "CELERY_MAPS_QUEUE": overrides.get("maps_queue", overrides["queue"] + "-maps"),
         "SECRET_KEY": overrides["secret_key"],
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONUNBUFFERED": "1",
     })
+    # the app built on the same overrides reads the same names (isolated() gives every stack its own)
+    env.update({var: overrides[key] for key, var in (("bulk_queue", "CELERY_BULK_QUEUE"),
+                                                     ("maps_queue", "CELERY_MAPS_QUEUE")) if key in overrides})
     if "webhook_allow_private" in overrides:  # tests' receivers listen on 127.0.0.1
         env["WEBHOOK_ALLOW_PRIVATE"] = str(bool(overrides["webhook_allow_private"])).lower()
     return env
