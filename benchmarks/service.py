@@ -32,8 +32,10 @@ class Stack:
         self.concurrency = concurrency
         self.tmp = Path(tempfile.mkdtemp(prefix="deepfake-bench-"))
         self.url = f"sqlite:///{self.tmp / 'bench.db'}"
+        queue = f"bench-{uuid.uuid4().hex[:10]}"
         self.overrides = {"data_dir": self.tmp, "database_url": self.url, "upload_dir": self.tmp / "uploads",
-                          "redis_url": REDIS_URL, "queue": f"bench-{uuid.uuid4().hex[:10]}", "secret_key": "bench"}
+                          "redis_url": REDIS_URL, "queue": queue, "bulk_queue": f"{queue}-bulk",
+                          "maps_queue": f"{queue}-maps", "secret_key": "bench"}
         self.worker: Worker | None = None
         self.web: WebServer | None = None
         self.sessions = None
@@ -62,7 +64,7 @@ class Stack:
                     print(f"[bench] could not stop {part.__class__.__name__}: {err}", file=sys.stderr)
         if self.sessions is not None:
             self.engine.dispose()
-        redis.Redis.from_url(REDIS_URL).delete(self.overrides["queue"])
+        redis.Redis.from_url(REDIS_URL).delete(*(self.overrides[k] for k in ("queue", "bulk_queue", "maps_queue")))
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- measurements -------------------------------------------------------------------------

@@ -26,6 +26,8 @@ if ! .venv/bin/python -m shared.redis_check "$REDIS_URL"; then
     --logfile "$DATA_DIR/redis.log" & pids+=($!)
   for _ in $(seq 50); do .venv/bin/python -m shared.redis_check "$REDIS_URL" && break; sleep 0.1; done
 fi
+# one worker consumes every queue (WORKER_QUEUES, or all), highest priority first: uploads, batch chunks, maps
+# (worker/celery_app.py). For dedicated pools run one worker per queue, e.g. WORKER_QUEUES=maps for the maps.
 .venv/bin/celery -A worker.celery_app worker --loglevel=INFO --concurrency="${WORKER_CONCURRENCY:-1}" \
   --hostname="worker-$$@%h" & pids+=($!)
 .venv/bin/gunicorn --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-2}" --threads 4 --access-logfile - \

@@ -120,6 +120,15 @@ class Lock(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class Maps:
+    """States of an analysis's thumbnail and forensic maps (made by their own task after the verdict).
+
+    NULL: not asked for (a batch without maps=true, until its result page or a map file is requested).
+    """
+
+    PENDING, RUNNING, READY, FAILED = "pending", "running", "ready", "failed"
+
+
 class Analysis(Base):
     """One uploaded image and everything the worker found about it."""
 
@@ -157,6 +166,9 @@ class Analysis(Base):
     phash: Mapped[str | None] = mapped_column(String(16), index=True)  # 64-bit difference hash, hex
     reused_from: Mapped[str | None] = mapped_column(String(36))  # answered from this earlier analysis
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # upload removed, verdict kept
+    maps_state: Mapped[str | None] = mapped_column(String(16))  # Maps.*; NULL: not asked for
+    maps_error: Mapped[str | None] = mapped_column(Text)  # why the maps failed
+    maps_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the maps task's claim
     # reasons, evidence, robustness scores, thresholds, maps: everything needed to explain the verdict later
     result: Mapped[dict[str, Any] | None] = deferred(mapped_column(JSON))
     # exiftool's output, grouped by family; large and only read by the metadata page

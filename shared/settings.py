@@ -42,7 +42,10 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     upload_dir: Path = Path()
     model_path: Path = ROOT / "models" / "ensemble.json"
-    queue: str = "analyses"
+    queue: str = "analyses"  # interactive: single uploads (and the sweeper's re-sends of them)
+    bulk_queue: str = "bulk"  # batch chunks
+    maps_queue: str = "maps"  # thumbnails and forensic maps, made after the verdict
+    worker_queues: str = ""  # WORKER_QUEUES: what a worker consumes, comma-separated in priority order; "" = all
     max_upload_mb: int = 50
     max_image_pixels: int = 100_000_000
     task_soft_time_limit: int = 120
@@ -80,6 +83,9 @@ class Settings:
             "upload_dir": Path(env("UPLOAD_DIR", str(data_dir / "uploads"))).resolve(),
             "model_path": Path(env("MODEL_PATH", str(cls.model_path))).resolve(),
             "queue": env("CELERY_QUEUE", cls.queue),
+            "bulk_queue": env("CELERY_BULK_QUEUE", cls.bulk_queue),
+            "maps_queue": env("CELERY_MAPS_QUEUE", cls.maps_queue),
+            "worker_queues": env("WORKER_QUEUES", cls.worker_queues),
             "max_upload_mb": int(env("MAX_UPLOAD_MB", cls.max_upload_mb)),
             "max_image_pixels": int(env("MAX_IMAGE_PIXELS", cls.max_image_pixels)),
             "task_soft_time_limit": int(env("TASK_SOFT_TIME_LIMIT", cls.task_soft_time_limit)),
@@ -115,6 +121,17 @@ class Settings:
         return cls(**values)  # type: ignore[arg-type]
 
     @property
+    def queues(self) -> tuple[str, str, str]:
+        """Every queue, highest priority first: a person's upload, then batch chunks, then maps."""
+        return self.queue, self.bulk_queue, self.maps_queue
+
+    @property
+    def consumed_queues(self) -> list[str]:
+        """The queues this worker consumes, in priority order (WORKER_QUEUES, or all of them)."""
+        chosen = [q.strip() for q in self.worker_queues.split(",") if q.strip()]
+        return chosen or list(self.queues)
+
+    @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
 
@@ -141,6 +158,7 @@ class Settings:
 # The environment variables Settings.from_env reads (documented in the README table).
 ENV_VARS = (
     "APP_ENV", "DATA_DIR", "DATABASE_URL", "REDIS_URL", "UPLOAD_DIR", "MODEL_PATH", "CELERY_QUEUE",
+    "CELERY_BULK_QUEUE", "CELERY_MAPS_QUEUE", "WORKER_QUEUES",
     "MAX_UPLOAD_MB", "MAX_IMAGE_PIXELS", "TASK_SOFT_TIME_LIMIT", "EXIFTOOL_TIMEOUT", "PAGE_SIZE", "SECRET_KEY",
     "REQUIRE_API_KEY", "WEB_UI", "RATE_LIMIT_PER_MINUTE", "MAX_BATCH_FILES", "MAX_BATCH_MB", "BATCH_CHUNK",
     "WEBHOOK_RETRY_BASE_S", "WEBHOOK_ALLOW_PRIVATE", "WEBHOOK_CONNECT_TIMEOUT_S", "WEBHOOK_READ_TIMEOUT_S",

@@ -68,7 +68,7 @@ def queue_name():
 
     name = f"test-{uuid.uuid4().hex[:8]}"
     yield name
-    redis.Redis.from_url(REDIS_URL).delete(name)
+    redis.Redis.from_url(REDIS_URL).delete(name, name + "-bulk", name + "-maps")
 
 
 @pytest.fixture
@@ -79,6 +79,8 @@ def overrides(tmp_path, database_url, queue_name):
         "upload_dir": tmp_path / "uploads",
         "redis_url": REDIS_URL,
         "queue": queue_name,
+        "bulk_queue": queue_name + "-bulk",  # named as tests/live.py names a worker's
+        "maps_queue": queue_name + "-maps",
         "secret_key": "test-secret",
     }
 

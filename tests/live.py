@@ -29,6 +29,9 @@ def service_env(overrides: dict) -> dict[str, str]:
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONUNBUFFERED": "1",
     })
+    # the app built on the same overrides reads the same names (isolated() gives every stack its own)
+    env.update({var: overrides[key] for key, var in (("bulk_queue", "CELERY_BULK_QUEUE"),
+                                                     ("maps_queue", "CELERY_MAPS_QUEUE")) if key in overrides})
     if "webhook_allow_private" in overrides:  # tests' receivers listen on 127.0.0.1
         env["WEBHOOK_ALLOW_PRIVATE"] = str(bool(overrides["webhook_allow_private"])).lower()
     return env
@@ -119,6 +122,17 @@ def wait_final(client_get, status_url: str, timeout: float = 120) -> dict:
     raise TimeoutError(f"analysis still {body['status']} after {timeout} s")
 
 
+def wait_maps(client_get, status_url: str, timeout: float = 120) -> dict:
+    """Poll a finished analysis until its thumbnail and maps are ready or failed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client_get(status_url)
+        if body.get("maps_state") in ("ready", "failed"):
+            return body
+        time.sleep(0.3)
+    raise TimeoutError(f"maps still {body.get('maps_state')} after {timeout} s")
+
+
 def isolated(tmp: Path, name: str, database_url: str | None = None, **extra) -> dict:
     """Overrides for a stack of its own: a migrated database (a new SQLite file unless given), uploads, a queue."""
     from shared.migrate import upgrade
@@ -127,8 +141,9 @@ def isolated(tmp: Path, name: str, database_url: str | None = None, **extra) -> 
     url = database_url or f"sqlite:///{tmp / (name + '.db')}"
     if url.startswith("sqlite"):
         upgrade(url)
+    queue = f"{name}-{uuid.uuid4().hex[:8]}"  # its bulk and maps queues are named after it, like service_env's
     return {"data_dir": tmp, "database_url": url, "upload_dir": tmp / "uploads", "redis_url": REDIS_URL,
-            "queue": f"{name}-{uuid.uuid4().hex[:8]}", "secret_key": name} | extra
+            "queue": queue, "bulk_queue": queue + "-bulk", "maps_queue": queue + "-maps", "secret_key": name} | extra
 
 
 def emptied(url: str) -> str:
@@ -156,4 +171,4 @@ def app_for(overrides: dict):
         yield app
     finally:
         app.extensions["db_engine"].dispose()
-        redis.Redis.from_url(overrides["redis_url"]).delete(overrides["queue"])
+        redis.Redis.from_url(overrides["redis_url"]).delete(*app.config["SETTINGS"].queues)

@@ -42,9 +42,10 @@ def test_batch_of_files_with_a_bad_one_is_accepted_and_chunked(client, app, queu
     detail = client.get(body["status_url"]).get_json()
     failed = [i for i in detail["items"] if i["status"] == "failed"]
     assert [f["filename"] for f in failed] == ["notes.txt"]
-    # 11 queued analyses in chunks of BATCH_CHUNK (8): two jobs, each carrying ids only
-    jobs = [json.loads(m) for m in redis.Redis.from_url(REDIS_URL).lrange(queue_name, 0, -1)]
+    # 11 queued analyses in chunks of BATCH_CHUNK (8): two jobs, each carrying ids only, on the bulk queue
+    jobs = [json.loads(m) for m in redis.Redis.from_url(REDIS_URL).lrange(queue_name + "-bulk", 0, -1)]
     assert [j["headers"]["task"] for j in jobs] == ["deepfake.analyze_chunk"] * 2
+    assert redis.Redis.from_url(REDIS_URL).llen(queue_name) == 0  # people's uploads do not queue behind them
     assert client.get(f"/api/v1/analyses/{failed[0]['id']}").get_json()["error"].startswith("unsupported file type")
 
 

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from tests.conftest import camera_like_jpeg, make_jpeg
-from tests.live import BIN, ROOT, Worker, app_for, emptied, isolated, wait_final
+from tests.live import BIN, ROOT, Worker, app_for, emptied, isolated, wait_final, wait_maps
 
 pytestmark = pytest.mark.slow
 
@@ -54,8 +54,11 @@ def test_photo_gets_a_verdict_written_by_the_worker(stack, tmp_path):
     assert all(d["version"] == hashlib.sha256((ROOT / "models" / f"{d['name']}.keras").read_bytes()).hexdigest()
                for d in members)
     assert [s["perturbation"] for s in body["result"]["robustness"]][0] == "original"
-    # derived files are served: thumbnail and maps
+    # the thumbnail and maps follow the verdict, from their own job
+    body = wait_maps(lambda url: client.get(url).get_json(), sub["status_url"])
+    assert body["maps_state"] == "ready", body.get("maps_error")
     assert client.get(f"/analyses/{sub['id']}/files/thumbnail.jpg").status_code == 200
+    assert [m["name"] for m in body["result"]["maps"]] == ["ela.png", "noise.png", "attention.png"]
     for m in body["result"]["maps"]:
         assert client.get(m["url"]).headers["Content-Type"] == "image/png"
     # metadata page shows what exiftool read, grouped

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import shared_path, write_tags
-from tests.live import WebServer, Worker, app_for, isolated
+from tests.live import WebServer, Worker, app_for, isolated, wait_maps
 from tests.signals.test_provenance import AI_TYPE, GENERATOR_FILES, _sign
 
 pytestmark = pytest.mark.slow
@@ -206,7 +206,8 @@ def test_one_pixel_image_is_not_called_fake_by_the_model(results):
 def test_every_done_analysis_has_the_three_maps(results, stack):
     app = stack[0]
     client = app.test_client()
-    body = done(results, "c2pa_valid")
+    body = wait_maps(lambda url: client.get(url).get_json(), done(results, "c2pa_valid")["status_url"])
+    assert body["maps_state"] == "ready", body.get("maps_error")
     assert [m["name"] for m in body["result"]["maps"]] == ["ela.png", "noise.png", "attention.png"]
     attention = body["result"]["maps"][-1]
     assert "not that anything there was generated" in attention["label"]
@@ -235,6 +236,8 @@ def test_result_page_shows_the_generator_item_in_a_real_browser(results, stack, 
             group = page.locator(".evidence-group", has=page.locator("h4", has_text="provenance"))
             item = group.locator("li.effect-fake", has_text="AUTOMATIC1111 generation parameters in PNG:Parameters")
             assert item.count() == 1 and "PNG:Parameters" in item.locator("code").inner_text()
+            # the maps follow the verdict on the same page, without a reload
+            page.locator("#maps img").nth(2).wait_for(timeout=60_000)
             assert page.locator("#maps img").count() == 3
             page.screenshot(path=str(tmp_path / "generator-result.png"), full_page=True)
             browser.close()

@@ -11,7 +11,7 @@ import pytest
 from shared import storage
 from tests.conftest import camera_like_jpeg
 from tests.hostile import a1111_quadratic, stealth_bomb
-from tests.live import Worker, app_for, emptied, isolated
+from tests.live import Worker, app_for, emptied, isolated, wait_maps
 
 pytestmark = pytest.mark.slow
 BOUND_S = 100  # before: the regex bomb alone held the worker 81-129 s (past the 120 s limit on the server)
@@ -27,10 +27,10 @@ def stack(request, tmp_path_factory):
         worker.stop()
 
 
-def _batch(app, files: list[tuple[bytes, str]]) -> dict:
+def _batch(app, files: list[tuple[bytes, str]], **form) -> dict:
     """Submit one batch (one chunk of 8) and wait until every item is final; returns name → status body."""
     client = app.test_client()
-    resp = client.post("/api/v1/batches", data={"files": [(io.BytesIO(d), n) for d, n in files]},
+    resp = client.post("/api/v1/batches", data={"files": [(io.BytesIO(d), n) for d, n in files]} | form,
                        content_type="multipart/form-data")
     assert resp.status_code == 202, resp.get_json()
     status_url = resp.get_json()["status_url"]
@@ -60,15 +60,18 @@ def test_a_hostile_file_fails_alone_in_bounded_time(stack, tmp_path):
     assert all(b["verdict"] in ("real", "uncertain", "fake") for n, b in final.items() if n not in failed)
 
 
-def test_an_exception_in_one_files_step_fails_only_that_file(stack, tmp_path):
+def test_an_exception_in_one_files_maps_fails_only_its_maps(stack, tmp_path):
+    """The maps come after the verdict: an error there fails that file's maps with the reason, not its verdict."""
     app, worker, overrides = stack
+    client = app.test_client()
     files = _photos(tmp_path, 8, 100)
     blocked = hashlib.sha256(files[3][0]).hexdigest()
     target = storage.derived_dir(overrides["upload_dir"], blocked)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("a file where the folder of maps goes")  # a real OSError in that file's last step
-    final = _batch(app, files)
-    failed = {n: b["error"] for n, b in final.items() if b["status"] == "failed"}
-    assert list(failed) == [files[3][1]], ("".join(worker.log)[-3000:], failed)
-    assert failed[files[3][1]].startswith("the verdict and forensic maps failed on this file (FileExistsError")
-    assert sum(b["status"] == "done" for b in final.values()) == 7
+    target.write_text("a file where the folder of maps goes")  # a real OSError in that file's maps
+    final = _batch(app, files, maps="true")
+    assert all(b["status"] == "done" for b in final.values()), ("".join(worker.log)[-3000:], final)
+    maps = {n: wait_maps(lambda url: client.get(url).get_json(), f"/api/v1/analyses/{b['id']}") for n, b in final.items()}
+    assert maps[files[3][1]]["maps_state"] == "failed"
+    assert maps[files[3][1]]["maps_error"].startswith("the forensic maps failed on this file (FileExistsError")
+    assert sum(b["maps_state"] == "ready" for b in maps.values()) == 7

@@ -15,7 +15,7 @@ from PIL import Image
 from shared import keys, storage
 from shared.cleanup import purge_older_than
 from shared.models import Analysis, utcnow
-from tests.live import Worker, app_for, emptied, isolated
+from tests.live import Worker, app_for, emptied, isolated, wait_maps
 
 pytestmark = pytest.mark.slow
 # leases renewed each second: a run longer than 3 s keeps its lease only by renewal; both sweepers every second
@@ -116,7 +116,7 @@ def test_reuse_never_crosses_keys_nor_names_a_deleted_or_purged_analysis(stack):
     a2 = final(client, upload(client, data, "a2.jpg", headers_a)["status_url"], headers_a)
     assert a2["reused_from"] == a1["id"] and a2["pipeline_runs"] == 0
     assert client.delete(f"/api/v1/analyses/{a1['id']}", headers=headers_a).status_code in (200, 204)
-    a2 = client.get(a2["status_url"], headers=headers_a).get_json()
+    a2 = wait_maps(lambda url: client.get(url, headers=headers_a).get_json(), a2["status_url"])
     assert a2["reused_from"] is None and client.get(a2["result"]["thumbnail_url"], headers=headers_a).status_code == 200
     with app.extensions["db_sessionmaker"]() as s:  # retention: every analysis of the file is old now
         s.query(Analysis).filter(Analysis.sha256 == a2["sha256"]).update({"created_at": utcnow().replace(year=2000)})
@@ -124,6 +124,7 @@ def test_reuse_never_crosses_keys_nor_names_a_deleted_or_purged_analysis(stack):
         purge_older_than(s, overrides["upload_dir"], 7)
     a3 = final(client, upload(client, data, "a3.jpg", headers_a)["status_url"], headers_a)
     assert a3["reused_from"] is None and a3["pipeline_runs"] == 1
+    a3 = wait_maps(lambda url: client.get(url, headers=headers_a).get_json(), a3["status_url"])
     assert client.get(a3["result"]["thumbnail_url"], headers=headers_a).status_code == 200
 
 

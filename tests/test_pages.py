@@ -85,4 +85,8 @@ def test_unknown_analysis_pages_are_404(client):
 def test_derived_file_names_cannot_escape(app, client):
     a = _done_analysis(app)
     assert client.get(f"/analyses/{a.id}/files/..%2f..%2fsecret_key").status_code == 404
-    assert client.get(f"/analyses/{a.id}/files/thumbnail.jpg").status_code == 404  # not written
+    assert client.get(f"/analyses/{a.id}/files/thumbnail.jpg").status_code == 409  # asked for, not made yet
+    with app.extensions["db_sessionmaker"]() as s:
+        s.get(Analysis, a.id).maps_state = "failed"
+        s.commit()
+    assert client.get(f"/analyses/{a.id}/files/thumbnail.jpg").status_code == 404  # never written

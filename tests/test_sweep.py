@@ -9,7 +9,7 @@ import redis
 from celery import Celery
 
 from shared import heartbeat, storage
-from shared.models import Analysis, Status, utcnow
+from shared.models import Analysis, Maps, Status, utcnow
 from shared.settings import Settings
 from tests.conftest import REDIS_URL
 from worker.sweep import Sweeper, epoch_key
@@ -48,6 +48,25 @@ def test_sweep_requeues_lost_work_only(app, overrides):
     assert heartbeat.alive(client, overrides["queue"]) == ["h1"]
     client.delete(epoch_key(sweeper.settings))  # the broker lost everything: all unfinished go again
     assert sweeper.sweep_once() == 3 and published in _queued_ids(overrides["queue"])
+    client.delete(epoch_key(sweeper.settings))
+    sweeper.engine.dispose()
+
+
+def test_maps_jobs_are_sent_again_only_when_the_broker_lost_them(app, overrides):
+    pending = _add(app, status=Status.DONE, maps_state=Maps.PENDING)
+    running = _add(app, status=Status.DONE, maps_state=Maps.RUNNING, maps_started_at=utcnow())
+    for state in (Maps.READY, Maps.FAILED, None):
+        _add(app, status=Status.DONE, maps_state=state)
+    sweeper = _sweeper(overrides)
+    client = redis.Redis.from_url(REDIS_URL)
+    client.set(epoch_key(sweeper.settings), "now")  # the broker kept its data: a long maps queue is left be
+    sweeper.sweep_once()
+    assert _queued_ids(overrides["maps_queue"]) == []
+    client.delete(epoch_key(sweeper.settings))
+    sweeper.sweep_once()
+    assert sorted(_queued_ids(overrides["maps_queue"])) == sorted([pending, running])
+    with app.extensions["db_sessionmaker"]() as s:
+        assert s.get(Analysis, running).maps_state == Maps.PENDING  # the job sent now can claim it
     client.delete(epoch_key(sweeper.settings))
     sweeper.engine.dispose()
 

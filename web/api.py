@@ -65,14 +65,20 @@ def analysis_json(analysis, owner, private: bool = False) -> dict:
 
 
 @bp.get("/analyses/<analysis_id>/files/<name>")
-@documented(resp=responses(HTTP_200=None))  # an image, served as a file
+@documented(resp=responses(HTTP_200=None, HTTP_410=schemas.Error))  # an image; 409 while the maps are made
 def derived_file(analysis_id: str, name: str):
-    """A thumbnail or forensic map of one of the caller's analyses."""
+    """A thumbnail or forensic map of one of the caller's analyses (asking for the maps if nobody had).
+
+    404 unknown or deleted, 410 purged, 409 while the maps are being made.
+    """
     analysis = services.get_analysis(get_session(), analysis_id, auth.current_key())
-    path = services.derived_path(analysis, name, current_app.config["SETTINGS"]) if analysis else None
-    if path is None:
-        return json_error(404, f"no file {name!r} for analysis {analysis_id!r}")
-    return services.send_derived(path)
+    if analysis is None:
+        return json_error(404, f"no analysis with id {analysis_id!r}")
+    try:
+        return services.send_derived(services.derived_or_raise(get_session(), analysis, name,
+                                                               current_app.config["SETTINGS"]))
+    except services.NoFile as exc:
+        return json_error(exc.status, exc.message)
 
 
 @bp.get("/analyses/<analysis_id>/preview")

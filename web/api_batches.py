@@ -25,7 +25,8 @@ def create_batch():
     settings = current_app.config["SETTINGS"]
     files = request.files.getlist("files") + request.files.getlist("file")
     batch, created = batches.create(get_session(), files, settings, auth.current_key(), request.form.get("name"),
-                                    request.form.get("callback_url"), request.headers.get("Idempotency-Key"))
+                                    request.form.get("callback_url"), request.headers.get("Idempotency-Key"),
+                                    maps=request.form.get("maps", "").lower() in ("1", "true", "yes"))
     response = jsonify(serialize.batch_summary(batch, batches.counts(get_session(), batch)))
     response.status_code = 202 if created else 200
     response.headers["Location"] = url_for("api.get_batch", batch_id=batch.id)

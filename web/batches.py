@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
 from shared import archive, callbacks, cleanup, outbox
-from shared.models import Analysis, ApiKey, Batch, Status, WebhookDelivery, WebhookEvent
+from shared.models import Analysis, ApiKey, Batch, Maps, Status, WebhookDelivery, WebhookEvent
 from shared.settings import Settings
 from web import queue
 from web.params import IDEMPOTENCY_KEY_MAX, text_field
@@ -55,11 +55,13 @@ def _items(files: list[FileStorage], settings: Settings, max_files: int) -> Iter
 
 
 def create(session: Session, files: list[FileStorage], settings: Settings, owner: ApiKey | None,
-           name: str | None, callback_url: str | None, idempotency_key: str | None) -> tuple[Batch, bool]:
+           name: str | None, callback_url: str | None, idempotency_key: str | None,
+           maps: bool = False) -> tuple[Batch, bool]:
     """Store every file, commit the batch with one analysis per file, enqueue in chunks.
 
     Returns (batch, created); an earlier batch with the same idempotency key and body comes back with
-    created=False. A file that is not an image becomes a failed analysis with its reason.
+    created=False. A file that is not an image becomes a failed analysis with its reason. With `maps`, each
+    item's maps are queued after its verdict; otherwise when someone opens its result page or a map file.
     """
     if not files:
         raise UploadError(400, "no files were sent: use the multipart field 'files' (or one ZIP archive)")
@@ -77,6 +79,8 @@ def create(session: Session, files: list[FileStorage], settings: Settings, owner
                 analyses.append(store(item_name, stream, settings, created))
             except UploadError as exc:
                 analyses.append(refused(item_name, exc.message))
+        for a in (analyses if maps else []):
+            a.maps_state = None if a.status == Status.FAILED else Maps.PENDING  # refused files have no verdict
         batch, is_new = _save(session, owner, analyses, name, callback_url, idempotency_key)
     if is_new:
         _enqueue(session, batch, analyses)
@@ -116,7 +120,7 @@ def _enqueue(session: Session, batch: Batch, analyses: list[Analysis]) -> None:
     queued = [a.id for a in analyses if a.status == Status.QUEUED]
     try:
         if queued:
-            enqueue(session, queued)
+            enqueue(session, queued, batch=True)
     except queue.QueueUnavailable as exc:
         raise UploadError(503, f"{exc}; batch {batch.id} is saved and will run later") from None
 

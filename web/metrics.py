@@ -17,8 +17,9 @@ def init_app(app: Flask) -> None:
     """One registry per app: scrape-time counts, plus the workers' multiprocess files when configured."""
     settings = app.config["SETTINGS"]
     registry = CollectorRegistry()
-    # the queues workers consume: today the one CELERY_QUEUE, read from settings like every other consumer
-    registry.register(ScrapeCollector(app.extensions["db_sessionmaker"], app.extensions["redis"], [settings.queue]))
+    # every queue workers consume (interactive, bulk, maps), read from settings like every other consumer
+    registry.register(ScrapeCollector(app.extensions["db_sessionmaker"], app.extensions["redis"],
+                                      list(settings.queues)))
     if settings.metrics_dir is not None:
         settings.metrics_dir.mkdir(parents=True, exist_ok=True)
         MultiProcessCollector(registry, path=str(settings.metrics_dir))

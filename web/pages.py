@@ -58,6 +58,7 @@ def analysis_or_404(analysis_id: str, **load):
 def result(analysis_id: str):
     """The result page; its script polls the status endpoint until the verdict is in."""
     analysis = analysis_or_404(analysis_id, with_result=True)
+    services.request_maps(get_session(), analysis)  # a batch's item opened: its maps are made now
     similar = services.similar(get_session(), analysis, OWNER)
     return render_template("result.html", analysis=analysis, similar=similar, signals=signals.as_data(),
                            labels=labels.history(get_session(), analysis.id), label_choices=labels.LABELS,
@@ -113,10 +114,11 @@ def batch(batch_id: str):
 @bp.get("/analyses/<analysis_id>/files/<name>")
 def derived_file(analysis_id: str, name: str):
     """A thumbnail or forensic map the worker made for this analysis."""
-    path = services.derived_path(analysis_or_404(analysis_id), name, _settings())
-    if path is None:
-        abort(404)
-    return services.send_derived(path)
+    try:
+        return services.send_derived(services.derived_or_raise(get_session(), analysis_or_404(analysis_id), name,
+                                                               _settings()))
+    except services.NoFile as exc:
+        return render_template("error.html", status=exc.status, message=exc.message), exc.status
 
 
 @bp.get("/analyses/<analysis_id>/preview")

@@ -36,16 +36,21 @@ def send_many(jobs: list[tuple[str, list]], analyses_per_job: list[int] | None =
         with client.producer_or_acquire() as producer:
             for (name, args), n in zip(jobs, analyses_per_job or [1] * len(jobs)):
                 soft, hard = settings.job_time_limits(n)
-                client.send_task(name, args=args, queue=settings.queue, producer=producer, retry=True,
+                client.send_task(name, args=args, queue=tasks.queue_for(name, settings), producer=producer, retry=True,
                                  retry_policy=retry_policy, soft_time_limit=soft, time_limit=hard)
     except Exception as exc:  # kombu raises several connection error types
         raise QueueUnavailable(f"the job queue is unavailable: {exc.__class__.__name__}") from exc
 
 
-def enqueue_analyses(ids: list[str]) -> None:
+def enqueue_analyses(ids: list[str], batch: bool = False) -> None:
     """One job for a single upload; chunks for batches, so workers run the model on several images at once."""
-    if len(ids) == 1:
+    if len(ids) == 1 and not batch:
         return send_many([(tasks.ANALYZE, [ids[0]])])
     size = max(1, current_app.config["SETTINGS"].batch_chunk)
     chunks = [ids[i:i + size] for i in range(0, len(ids), size)]
     send_many([(tasks.ANALYZE_CHUNK, [chunk]) for chunk in chunks], [len(chunk) for chunk in chunks])
+
+
+def enqueue_maps(analysis_id: str) -> None:
+    """The thumbnail and maps of one finished analysis, on the lowest-priority queue."""
+    send_many([(tasks.MAKE_MAPS, [analysis_id])])

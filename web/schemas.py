@@ -107,6 +107,8 @@ class BatchUpload(_Input):
     files: BaseFile | list[BaseFile] = Field(None, description="images, or one ZIP archive")
     name: str = Field(None, description=f"kept up to {BATCH_NAME_MAX} characters")
     callback_url: str = Field(None, max_length=CALLBACK_URL_MAX, description="absolute http(s) URL")
+    maps: bool = Field(False, description="true: make every item's thumbnail and forensic maps after its verdict "
+                                          "(otherwise only when its result page or a map file is requested)")
 
 
 class BatchHeaders(_Input):
@@ -181,6 +183,9 @@ class AnalysisDetail(AnalysisSummary):
     error: str | None = None
     purged_at: str | None = None
     preview_url: str | None = None  # the image upright and downscaled (JPEG); absent once purged
+    # the thumbnail and forensic maps, made after the verdict: not_requested (a batch's item nobody opened yet)
+    maps_state: Literal["not_requested", "pending", "ready", "failed"] | None = None
+    maps_error: str | None = None  # why they failed
     reasons: list[str] | None = None
     evidence: list[Evidence] | None = None
     detectors: list[DetectorScore] | None = None

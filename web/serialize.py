@@ -7,7 +7,7 @@ from typing import Any
 from flask import url_for
 
 from shared import privacy
-from shared.models import Analysis, Batch, Status, WebhookDelivery
+from shared.models import Analysis, Batch, Maps, Status, WebhookDelivery
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -68,10 +68,15 @@ def detail(a: Analysis, private: bool = False) -> dict[str, Any]:
         body["purged_at"] = _iso(a.purged_at)
     if a.status == Status.FAILED:
         body["error"] = a.error
+    if a.status == Status.DONE:  # the verdict comes first; the thumbnail and maps follow on their own
+        body["maps_state"] = "pending" if a.maps_state == Maps.RUNNING else (a.maps_state or "not_requested")
+        if a.maps_state == Maps.FAILED:
+            body["maps_error"] = a.maps_error
     if a.status == Status.DONE and a.result:
         result = dict(a.result)
         result["maps"] = [m | {"url": file_url(a, m["name"])} for m in result.get("maps", [])]
-        result["thumbnail_url"] = file_url(a, "thumbnail.jpg")
+        if a.maps_state == Maps.READY:
+            result["thumbnail_url"] = file_url(a, "thumbnail.jpg")
         if not a.purged_at:
             body["preview_url"] = preview_url(a)
         if not private:

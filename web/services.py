@@ -1,6 +1,7 @@
 """What the views ask for about analyses: submit one, read, list with filters, delete, find near-duplicates."""
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,9 +14,11 @@ from werkzeug.datastructures import FileStorage
 from flask import Response, request, send_file
 
 from shared import cleanup, labels, preview, storage
-from shared.models import Analysis, ApiKey, Status, utcnow
+from shared.models import Analysis, ApiKey, Maps, Status, utcnow
 from shared.settings import Settings
 from web import queue
+
+log = logging.getLogger(__name__)
 from web.uploads import UploadError, no_orphans, store
 
 SORTS = {"created_at": Analysis.created_at, "fake_probability": Analysis.fake_probability,
@@ -36,6 +39,7 @@ def submit(session: Session, file: FileStorage | None, settings: Settings, owner
         analysis = store(file.filename, file.stream, settings, created)
         analysis.api_key_id = owner.id if owner else None
         analysis.callback_url = callback_url
+        analysis.maps_state = Maps.PENDING  # a person is waiting: the worker queues them after the verdict
         session.add(analysis)
         session.commit()
     try:
@@ -45,12 +49,12 @@ def submit(session: Session, file: FileStorage | None, settings: Settings, owner
     return analysis
 
 
-def enqueue(session: Session, ids: list[str]) -> None:
-    """Publish the jobs, then record that they reached the queue.
+def enqueue(session: Session, ids: list[str], batch: bool = False) -> None:
+    """Publish the jobs (a batch's on the bulk queue), then record that they reached the queue.
 
     Analyses left with enqueued_at NULL (the broker was down) are enqueued by the workers' sweep later.
     """
-    queue.enqueue_analyses(ids)
+    queue.enqueue_analyses(ids, batch)
     session.execute(update(Analysis).where(Analysis.id.in_(ids)).values(enqueued_at=utcnow()))
     session.commit()
 
@@ -173,6 +177,39 @@ def derived_path(analysis: Analysis, name: str, settings: Settings) -> Path | No
     return path if path.is_file() else None
 
 
+def request_maps(session: Session, analysis: Analysis) -> None:
+    """Someone wants this analysis's maps (its result page, a map file): queue them, once.
+
+    The conditional update makes one request the one that enqueues; a broker that is down leaves them
+    asked for (pending) and the page still shows the verdict.
+    """
+    if analysis.status != Status.DONE or analysis.maps_state is not None or analysis.purged_at is not None:
+        return
+    asked = session.execute(update(Analysis).where(Analysis.id == analysis.id, Analysis.maps_state.is_(None))
+                            .values(maps_state=Maps.PENDING)).rowcount
+    session.commit()
+    if asked:
+        try:
+            queue.enqueue_maps(analysis.id)
+        except queue.QueueUnavailable:
+            log.warning("could not queue the maps of %s", analysis.id, exc_info=True)
+
+
+def derived_or_raise(session: Session, analysis: Analysis, name: str, settings: Settings) -> Path:
+    """The thumbnail or map `name`; asks for the maps if nobody had. 410 purged, 409 not made yet, 404 none."""
+    if analysis.purged_at is not None:
+        raise NoFile(410, f"the files of analysis {analysis.id} were purged; its verdict is kept")
+    path = derived_path(analysis, name, settings)
+    if path is not None and analysis.maps_state == Maps.READY:
+        return path
+    if analysis.status == Status.DONE and analysis.maps_state in (None, Maps.PENDING, Maps.RUNNING):
+        request_maps(session, analysis)
+        raise NoFile(409, f"the maps of analysis {analysis.id} are being made; poll its status for maps_state")
+    if analysis.maps_state == Maps.FAILED:
+        raise NoFile(404, f"the maps of analysis {analysis.id} failed: {analysis.maps_error}")
+    raise NoFile(404, f"no file {name!r} for analysis {analysis.id!r}")
+
+
 def send_derived(path: Path) -> Response:
     """Serve a derived image with its real type, privately cached."""
     response = send_file(path, mimetype="image/png" if path.suffix == ".png" else "image/jpeg", max_age=3600)
@@ -181,11 +218,14 @@ def send_derived(path: Path) -> Response:
 
 
 class NoPreview(Exception):
-    """Why an analysis has no preview, with the HTTP status that says it."""
+    """Why an analysis has no preview (or thumbnail, or map), with the HTTP status that says it."""
 
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status, self.message = status, message
+
+
+NoFile = NoPreview  # a thumbnail or map that cannot be served: the same answer
 
 
 def send_preview(analysis: Analysis, settings: Settings) -> Response:

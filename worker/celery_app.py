@@ -5,6 +5,7 @@ import logging
 import os
 
 from celery import Celery
+from kombu import Queue
 from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 
 from shared.settings import Settings
@@ -15,6 +16,8 @@ settings = Settings.from_env()
 app = Celery("deepfake", broker=settings.redis_url, include=["worker.tasks"])
 app.conf.update(
     task_default_queue=settings.queue,
+    # consumed without -Q: WORKER_QUEUES, or every queue, highest priority first (settings.queues)
+    task_queues=[Queue(name) for name in settings.consumed_queues],
     task_ignore_result=True,  # results live in the database
     task_acks_late=True,  # a job is acknowledged after it ran, so a killed worker does not lose it
     task_reject_on_worker_lost=True,
@@ -24,7 +27,9 @@ app.conf.update(
     # an unacknowledged job returns to the queue this long after its worker vanished (killed, host lost);
     # longer than a one-analysis job's hard limit. A chunk may run longer (n x the limit): its job is then
     # handed out again while it runs, and that delivery finds the live leases and does nothing.
-    broker_transport_options={"visibility_timeout": settings.unacked_timeout,
+    # "priority": each fetch takes from the first non-empty queue in that order (Redis' default round-robins
+    # them, which lets a batch's chunks delay a person's upload)
+    broker_transport_options={"visibility_timeout": settings.unacked_timeout, "queue_order_strategy": "priority",
                               "unacked_restore_interval": max(1, min(10, settings.unacked_timeout // 6)),
                               "unacked_restore_throttle": 1},
     broker_connection_retry_on_startup=True,

@@ -163,10 +163,18 @@ def analyze_files(paths: list[Path], res: Resources,
                 continue
             prep.timings["model_s"] = model_s
             try:
-                with _stage("the verdict and forensic maps"):
-                    results[i] = _finish(prep, scored, det, derived_dirs[i])
+                with _stage("the verdict"):
+                    results[i] = _finish(prep, scored, det)
             except AnalysisError as exc:
                 results[i] = exc
+                continue
+            if derived_dirs[i] is not None:  # in-process callers (the CLI) get the maps with the verdict
+                try:
+                    with _stage("the forensic maps"):
+                        made = write_maps(prep.map_src, det, derived_dirs[i])
+                    results[i].result = with_maps(results[i].result, made)
+                except AnalysisError as exc:
+                    results[i] = exc
     return results  # type: ignore[return-value]
 
 
@@ -197,9 +205,29 @@ def analyze_file(path: Path, res: Resources, derived_dir: Path | None = None) ->
     return result
 
 
-def _finish(prep: _Prepared, model_scores, det,  # noqa: ANN001 - worker.detector.Scores / Ensemble
-            derived_dir: Path | None) -> Outcome:
-    """Model evidence, maps and the fused verdict for one prepared file."""
+def write_maps(map_src, det, derived_dir: Path) -> tuple[list[dict[str, str]], float]:  # noqa: ANN001
+    """The thumbnail and forensic maps of one image (`forensics.analysis_copy`) into derived_dir; (maps, seconds).
+
+    Not part of the verdict: queued analyses get them afterwards from their own task (worker/maps_task.py).
+    """
+    t = time.perf_counter()
+    derived_dir.mkdir(parents=True, exist_ok=True)
+    decode.thumbnail(map_src, derived_dir / "thumbnail.jpg")
+    map_info = maps.write_maps(map_src, derived_dir, det.primary)
+    return map_info, time.perf_counter() - t
+
+
+def with_maps(result: dict[str, Any], made: tuple[list[dict[str, str]], float]) -> dict[str, Any]:
+    """A stored result with its maps added: listed, one neutral evidence item each, and their time."""
+    map_info, seconds = made
+    evidence = [e for e in result.get("evidence", []) if e.get("kind") != "forensic_map"]
+    evidence += [item("forensic_map", m["name"], m["title"], "neutral", m["label"]) for m in map_info]
+    timings = dict(result.get("timings", {})) | {"maps_s": round(seconds, 4)}
+    return dict(result) | {"maps": map_info, "evidence": evidence, "timings": timings}
+
+
+def _finish(prep: _Prepared, model_scores, det) -> Outcome:  # noqa: ANN001 - worker.detector.Scores / Ensemble
+    """Model evidence and the fused verdict for one prepared file (the maps come later, on their own)."""
     evidence, timings = list(prep.evidence), prep.timings
     p_fake, scores = float(model_scores.fake_probability), model_scores.line
     thresholds = dataclasses.replace(DEFAULT_THRESHOLDS, model_fake=det.thresholds["fake"],
@@ -217,21 +245,13 @@ def _finish(prep: _Prepared, model_scores, det,  # noqa: ANN001 - worker.detecto
         evidence.append(_robustness_evidence(scores, thresholds))
     evidence.extend(prep.meta_evidence)
 
-    map_info: list[dict[str, str]] = []
-    if derived_dir is not None:
-        t = time.perf_counter()
-        decode.thumbnail(prep.map_src, derived_dir / "thumbnail.jpg")
-        map_info = maps.write_maps(prep.map_src, derived_dir, det.primary)
-        evidence.extend(item("forensic_map", m["name"], m["title"], "neutral", m["label"]) for m in map_info)
-        timings["maps_s"] = time.perf_counter() - t
-
     verdict = fuse(None if too_small else p_fake, prep.meta_score, evidence, thresholds)
     timings["total_s"] = sum(timings.values())
     result = {
         "verdict": verdict.label, "reasons": verdict.reasons, "fake_probability": p_fake,
         "metadata_score": prep.meta_score, "model_version": det.version, "evidence": evidence,
         "detectors": model_scores.detectors,
-        "robustness": scores, "thresholds": dataclasses.asdict(thresholds), "maps": map_info,
+        "robustness": scores, "thresholds": dataclasses.asdict(thresholds), "maps": [],
         "image": {"width": prep.width, "height": prep.height}, "timings": {k: round(v, 4) for k, v in timings.items()},
     }
     has_provenance = any(found_provenance(e) for e in evidence)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker, undefer
 from shared import cleanup, outbox, storage
 from shared.db import make_engine, make_sessionmaker
 from shared.metrics import observe_stage_timings
-from shared.models import Analysis, Batch, Status, utcnow
+from shared.models import Analysis, Batch, Maps, Status, utcnow
 from shared.settings import Settings
 from worker import lease
 from worker.errors import AnalysisError
@@ -91,6 +91,8 @@ def _copied(src: Analysis) -> dict[str, Any]:
     values = {field: getattr(src, field) for field in (
         "verdict", "fake_probability", "metadata_score", "model_version", "width", "height", "result",
         "file_metadata", "phash", "has_provenance")}
+    if src.maps_state == Maps.READY:  # the same file's maps, already on disk; otherwise its own maps job
+        values["maps_state"] = Maps.READY
     return values | {"status": Status.DONE, "finished_at": utcnow(), "error": None, "reused_from": src.id}
 
 
@@ -120,8 +122,7 @@ def run_chunk(ids: list[str], res: Resources, owner: str | None = None) -> list[
     try:
         with lease.kept(Session_, [w[0] for w in work], owner, settings.lease_s):
             paths = [storage.path_for(settings.upload_dir, sha) for _, sha, _, _ in work]
-            derived = [storage.derived_dir(settings.upload_dir, sha) for _, sha, _, _ in work]
-            outcomes = analyze_files(paths, res, derived)
+            outcomes = analyze_files(paths, res)  # the verdict only; the maps are their own job afterwards
         with Session_() as session:
             written = _write_outcomes(session, owner, work, outcomes, settings)
         observe_stage_timings(o.result["timings"] for o in outcomes if not isinstance(o, AnalysisError))

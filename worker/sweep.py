@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shared import heartbeat, tasks as names
 from shared.db import make_engine, make_sessionmaker
-from shared.models import LEASE_OWNER_LENGTH, Analysis, Batch, Lock, Status, utcnow
+from shared.models import LEASE_OWNER_LENGTH, Analysis, Batch, Lock, Maps, Status, utcnow
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -121,9 +121,11 @@ class Sweeper(threading.Thread):
         if broker_lost:  # the queue's contents are gone: everything unfinished must be sent again
             lost.append(Analysis.status.in_([Status.QUEUED, Status.RUNNING]))
         with self.sessions() as session:
-            ids = list(session.scalars(select(Analysis.id).where(or_(*lost))))
-            for analysis_id in ids:
-                self.app.send_task(names.ANALYZE, args=[analysis_id], queue=self.settings.queue)
+            rows = session.execute(select(Analysis.id, Analysis.batch_id).where(or_(*lost))).all()
+            ids = [analysis_id for analysis_id, _ in rows]
+            for analysis_id, batch_id in rows:  # a batch's items stay behind people's uploads
+                queue = self.settings.bulk_queue if batch_id else self.settings.queue
+                self.app.send_task(names.ANALYZE, args=[analysis_id], queue=queue)
             if ids:
                 session.execute(update(Analysis).where(Analysis.id.in_(ids)).values(enqueued_at=utcnow()))
                 # a lapsed lease goes back to the queue, so the next round does not send it again
@@ -132,7 +134,26 @@ class Sweeper(threading.Thread):
                 session.commit()
         if ids:
             log.warning("re-enqueued %d analyses (%s)", len(ids), "broker lost its data" if broker_lost else "stale")
+        if broker_lost:
+            self.resend_maps()
         self.close_batches()
+        return len(ids)
+
+    def resend_maps(self) -> int:
+        """The broker lost its queues: send the maps jobs of finished analyses whose maps were not made again.
+
+        A claim in flight goes back to pending, so the job sent now can take it (the old claim's writer, if it
+        is still alive, then writes nothing). Only on broker loss: a maps queue that is merely long is left be.
+        """
+        lost = (Analysis.status == Status.DONE) & Analysis.maps_state.in_([Maps.PENDING, Maps.RUNNING])
+        with self.sessions() as session:
+            ids = list(session.scalars(select(Analysis.id).where(lost)))
+            for analysis_id in ids:
+                self.app.send_task(names.MAKE_MAPS, args=[analysis_id], queue=self.settings.maps_queue)
+            if ids:
+                session.execute(update(Analysis).where(Analysis.id.in_(ids), Analysis.maps_state == Maps.RUNNING)
+                                .values(maps_state=Maps.PENDING))
+                session.commit()
         return len(ids)
 
     def close_batches(self) -> list[str]:

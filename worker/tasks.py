@@ -5,12 +5,13 @@ from functools import lru_cache
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from shared import outbox, tasks as names
-from shared.models import Analysis, Batch
+from shared.models import Analysis, Batch, Maps, Status
 from shared.settings import Settings
-from worker import lease, runner
+from worker import lease, maps_task, runner
 from worker.pipeline import Resources
 
 
@@ -41,7 +42,19 @@ def _run(ids: list[str]) -> list[str]:
                   f"this job of {len(ids)} analyses took longer than {soft} s ({each} s each)")
         finished = runner.fail(ids, res.settings, reason, owner)
     _notify(finished, res.settings)
+    _queue_maps([f.id for f in finished if f.status == Status.DONE], res.settings)
     return [f.status for f in finished]
+
+
+def _queue_maps(done_ids: list[str], settings: Settings) -> None:
+    """After the verdicts are committed: queue the maps of those that asked for them (on the maps queue)."""
+    if not done_ids:
+        return
+    with runner.sessions(settings.database_url)() as session:
+        wanted = list(session.scalars(select(Analysis.id).where(Analysis.id.in_(done_ids),
+                                                                Analysis.maps_state == Maps.PENDING)))
+    for analysis_id in wanted:
+        make_maps.apply_async(args=[analysis_id], queue=names.queue_for(names.MAKE_MAPS, settings))
 
 
 @shared_task(name=names.ANALYZE, acks_late=True, autoretry_for=(OperationalError,),
@@ -68,3 +81,19 @@ def deliver_webhook(kind: str, object_id: str) -> None:
         if obj is not None and obj.callback_url and not outbox.already_queued(session, kind, object_id):
             outbox.add(session, kind, object_id, obj.callback_url)
             session.commit()
+
+
+@shared_task(name=names.MAKE_MAPS, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=2,
+             retry_backoff_max=60, retry_jitter=True, max_retries=8)
+def make_maps(analysis_id: str) -> str | None:
+    """The thumbnail and forensic maps of a finished analysis (claimed once; worker/maps_task.py)."""
+    try:
+        return maps_task.make_maps(analysis_id, resources())
+    except SoftTimeLimitExceeded:
+        settings = resources().settings
+        with runner.sessions(settings.database_url)() as session:
+            session.execute(update(Analysis).where(Analysis.id == analysis_id, Analysis.maps_state == Maps.RUNNING)
+                            .values(maps_state=Maps.FAILED, maps_error=f"the maps took longer than the "
+                                    f"{settings.task_soft_time_limit} s limit"))
+            session.commit()
+        return Maps.FAILED

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0009_labels'
-down_revision = '0007_webhook_outbox'  # rebase: '0008_maps_state' once branch verdictfirst is merged
+down_revision = '0008_maps_state'
 branch_labels = None
 depends_on = None
 

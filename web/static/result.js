@@ -7,6 +7,7 @@
   const statusUrl = root.dataset.statusUrl;
   const $ = (id) => document.getElementById(id);
   let delay = 500;
+  let verdictShown = false;
   // the signal registry (shared/signals.py), rendered by the template as data: kind -> group, title, role
   const registry = JSON.parse($("signals").textContent);
   const signalOf = (kind) => registry.signals[kind] || null;
@@ -160,7 +161,21 @@
     renderPreview(data);
     renderEvidence(data.evidence || []);
     renderChart(r);
-    renderMaps(r.maps);
+  }
+
+  // the verdict comes first; the thumbnail and maps are made afterwards and shown when ready, no reload
+  let mapsShown = false;
+  function renderMapsState(data) {
+    const note = $("maps-note");
+    if (data.maps_state === "ready" && !mapsShown) {
+      mapsShown = true;
+      renderMaps((data.result || {}).maps);
+      renderEvidence(data.evidence || []);
+    }
+    note.textContent = data.maps_state === "pending" ? "The forensic maps are being made…"
+      : data.maps_state === "failed" ? "The forensic maps could not be made: " + (data.maps_error || "unknown reason")
+      : "";
+    note.hidden = !note.textContent;
   }
 
   async function poll() {
@@ -176,7 +191,13 @@
       return;
     }
     renderStatus(data);
-    if (data.status === "done") return renderDone(data);
+    if (data.status === "done") {
+      if (!verdictShown) { verdictShown = true; renderDone(data); }
+      renderMapsState(data);
+      if (data.maps_state !== "pending") return;
+      setTimeout(poll, Math.min(delay *= 1.3, 3000));
+      return;
+    }
     if (data.status === "failed") {
       $("failure").textContent = "The analysis failed: " + (data.error || "unknown reason");
       $("failure").hidden = false;
