@@ -5,6 +5,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -93,10 +94,13 @@ class WebServer:
     def __init__(self, overrides: dict, env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4",
-             "web:create_app()"], cwd=ROOT, env=service_env(overrides) | (env or {}),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # the server's log (tracebacks of 500s) goes to a file a failing test can show
+        self.log_path = Path(tempfile.mkstemp(prefix="web-", suffix=".log")[1])
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4",
+                 "web:create_app()"], cwd=ROOT, env=service_env(overrides) | (env or {}),
+                stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -109,6 +113,10 @@ class WebServer:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(20)
+
+    def log_tail(self, chars: int = 6000) -> str:
+        """The end of the server's log."""
+        return self.log_path.read_text(errors="replace")[-chars:]
 
 
 def wait_final(client_get, status_url: str, timeout: float = 120) -> dict:

@@ -159,7 +159,10 @@ def test_chaos_soak(tmp_path, postgres_url, private_redis):  # noqa: F811 - the 
             time.sleep(1)
         time.sleep(3)  # a late duplicate (same event and attempt) would arrive now
         watch.stop.set()
-        check(sessions, load, chaos, watch, web, receivers, overrides["upload_dir"])
+        try:
+            check(sessions, load, chaos, watch, web, receivers, overrides["upload_dir"])
+        except AssertionError as exc:  # show the server's side of any 5xx
+            raise AssertionError(f"{exc}\n--- web server log ---\n{server.log_tail()}") from exc
     finally:
         watch.stop.set()
         chaos.stop.set()
