@@ -32,3 +32,6 @@ def make_engine(url: str) -> Engine:
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (views render after committing)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+# PostgreSQL's transient aborts (deadlock detected, serialisation failure): retrying the transaction succeeds.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})

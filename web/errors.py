@@ -5,6 +5,8 @@ from flask import Flask, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from shared.db import TRANSIENT_SQLSTATES
+
 
 def json_error(status: int, message: str):
     """A JSON error body with its status."""
@@ -42,7 +44,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def database_down(exc: DBAPIError):
-        if not exc.connection_invalidated and "connect" not in str(exc.orig).lower() and not _is_lock(exc):
+        transient = getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES  # deadlock: retrying succeeds
+        if not (exc.connection_invalidated or transient) and "connect" not in str(exc.orig).lower() \
+                and not _is_lock(exc):
             return unexpected(exc)
         app.logger.warning("database unavailable: %s", exc.orig)
         message = "the database is unavailable; try again shortly"

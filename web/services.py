@@ -8,12 +8,14 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Select, func, not_, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, undefer
 from werkzeug.datastructures import FileStorage
 
 from flask import Response, request, send_file
 
 from shared import cleanup, labels, preview, storage
+from shared.db import TRANSIENT_SQLSTATES
 from shared.models import Analysis, ApiKey, Maps, Status, utcnow
 from shared.settings import Settings
 from web import queue
@@ -55,8 +57,17 @@ def enqueue(session: Session, ids: list[str], batch: bool = False) -> None:
     Analyses left with enqueued_at NULL (the broker was down) are enqueued by the workers' sweep later.
     """
     queue.enqueue_analyses(ids, batch)
-    session.execute(update(Analysis).where(Analysis.id.in_(ids)).values(enqueued_at=utcnow()))
-    session.commit()
+    try:
+        session.execute(update(Analysis).where(Analysis.id.in_(sorted(ids))).values(enqueued_at=utcnow()))
+        session.commit()
+    except DBAPIError as exc:
+        # The jobs are on the queue already; this is bookkeeping. A worker that took the rows' leases meanwhile
+        # can make PostgreSQL abort one side (deadlock, serialisation): the request must not fail for it. A row
+        # left without enqueued_at is sent again by the sweep, and its live lease makes that delivery a no-op.
+        if getattr(exc.orig, "sqlstate", None) not in TRANSIENT_SQLSTATES:
+            raise
+        session.rollback()
+        log.warning("enqueued_at not recorded for %d analyses: %s", len(ids), exc.orig)
 
 
 def get_analysis(session: Session, analysis_id: str, owner: ApiKey | None = None, *, with_result: bool = False,

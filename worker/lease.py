@@ -46,7 +46,9 @@ def take(session: Session, ids: list[str], owner: str, ttl_s: float) -> list[str
     """
     now = utcnow()
     taken = []
-    for analysis_id in ids:
+    # in id order, the order in which every other multi-row update locks analyses (PostgreSQL sorts an IN list
+    # for its index scan): two transactions locking the same rows in opposite orders deadlock
+    for analysis_id in sorted(ids):
         stmt = (update(Analysis)
                 .where(Analysis.id == analysis_id, Analysis.status.not_in(Status.FINAL), expired(now))
                 .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=ttl_s),
