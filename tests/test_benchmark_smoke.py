@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-keras = pytest.importorskip("keras")
+import keras
 
 from benchmarks import levers, model, pyload, report, run
 from worker import detector

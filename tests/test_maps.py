@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-keras = pytest.importorskip("keras")
+import keras
 
-from worker import detector, maps  # noqa: E402
-from worker.signals.forensics import OUTPUT_MAX_SIDE  # noqa: E402
+from worker import detector, maps
+from worker.signals.forensics import OUTPUT_MAX_SIDE
 
 
 def _brightness_model(size=224):

@@ -6,9 +6,6 @@ from PIL import Image
 from worker.signals import watermark
 from worker.signals.watermark import REFERENCE_PATTERNS, decode_bits, package_max_dct, watermark_evidence
 
-pytest.importorskip("cv2", reason="opencv-python-headless is needed by invisible-watermark")
-pytest.importorskip("pywt", reason="PyWavelets is needed by invisible-watermark")
-
 
 def embed(img: Image.Image, bits: list[int], order: str = "BGR") -> Image.Image:
     """Embed bits the way the reference pipelines do: WatermarkEncoder(...).encode(bgr, 'dwtDct')."""
