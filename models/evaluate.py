@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np

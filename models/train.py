@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models import crossval, designs, features, folds, lowlevel, preprocess
+from models import crossval, designs, features, lowlevel, preprocess
 
 HERE = Path(__file__).resolve().parent
 CANDIDATES = ("content", "lowlevel", "ensemble")
@@ -73,7 +73,6 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     t0 = time.time()
     items = crossval.all_items()
-    fold = np.array([folds.fold_of(i.source) for i in items])
     cv_path = Path(args.crossval)
     cv = json.loads(cv_path.read_text()) if cv_path.is_file() else {}
     if not all(d in cv.get("results", {}) for d in CANDIDATES):

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from models import preprocess
+from shared.verdict import Thresholds, band
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "ensemble.json"
 DEFAULT_THRESHOLDS = {"fake": 0.7, "real": 0.3}
@@ -45,6 +46,12 @@ def _sigmoid(z):
 def _logit(p):
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
     return np.log(p / (1 - p))
+
+
+def three_state(p: float, thresholds: dict) -> str:
+    """'fake' / 'real' / 'uncertain' for a probability: the verdict's own bands (shared.verdict.band)."""
+    side = band(p, Thresholds(model_fake=thresholds["fake"], model_real=thresholds["real"]))
+    return "uncertain" if side == "between" else side
 
 
 def mean_logit_probability(p: np.ndarray) -> float:
@@ -149,11 +156,7 @@ class Detector:
 
     def verdict(self, p: float) -> str:
         """'fake' / 'real' / 'uncertain' from the shipped thresholds."""
-        if p >= self.thresholds["fake"]:
-            return "fake"
-        if p <= self.thresholds["real"]:
-            return "real"
-        return "uncertain"
+        return three_state(p, self.thresholds)
 
 
 def perturbed(img: Image.Image, size: int = preprocess.INPUT_SIZE) -> dict[str, Image.Image]:
@@ -235,7 +238,7 @@ class Ensemble:
 
     def verdict(self, p: float) -> str:
         """'fake' / 'real' / 'uncertain' from the ensemble's thresholds."""
-        return Detector.verdict(self, p)  # type: ignore[arg-type]
+        return three_state(p, self.thresholds)
 
 
 def robustness(det: Ensemble, variant_sets: list[dict[str, Image.Image]]) -> list[tuple[float, list[dict]]]:
