@@ -1,5 +1,17 @@
-# One image for web and worker; the services differ only by command (see docker-compose.yml).
-FROM python:3.11-slim-bookworm
+# The object store of docker-compose.yml (`target: objectstore`): Ceph's radosgw on a one-node cluster, started
+# by the same script and from the same Debian packages as the tests' S3 server (scripts/s3-server.sh).
+FROM debian:bookworm-slim AS objectstore
+RUN apt-get update && apt-get install -y --no-install-recommends ceph-mon ceph-osd radosgw \
+    && rm -rf /var/lib/apt/lists/*
+COPY scripts/s3-server.sh /usr/local/bin/s3-server.sh
+# bluestore: the objects live in a file on the volume and outlast a restart
+ENV S3_BIND=0.0.0.0 S3_PORT=7480 S3_OBJECTSTORE=bluestore
+EXPOSE 7480
+CMD ["s3-server.sh", "/var/lib/s3"]
+
+# One image for web and worker; the services differ only by command (see docker-compose.yml). The last stage,
+# so a plain `docker build .` builds it.
+FROM python:3.11-slim-bookworm AS app
 RUN apt-get update && apt-get install -y --no-install-recommends libimage-exiftool-perl \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything the service needs on a Debian/Ubuntu machine: system packages, .venv, requirements.
-# Usage: scripts/setup.sh [--test]   (--test adds the browser and the training extras the tests use)
+# Usage: scripts/setup.sh [--test]   (--test adds the browser, Ceph's radosgw and the training extras the tests use)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=0; [[ "${1:-}" == "--test" ]] && want_test=1
@@ -14,6 +14,10 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 if (( want_test )); then
   [[ -x /usr/bin/chromium ]] || missing+=(chromium)
   command -v pg_ctlcluster >/dev/null || command -v psql >/dev/null || missing+=(postgresql)
+  # the real S3 server the storage tests start (scripts/s3-server.sh): Ceph's radosgw on a one-node cluster
+  for pkg in ceph-mon ceph-osd radosgw; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+  done
 fi
 if (( ${#missing[@]} )); then
   echo "setup: installing ${missing[*]} with apt" >&2

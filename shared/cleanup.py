@@ -1,26 +1,23 @@
 """Delete analyses and purge old uploads; a file goes only when no remaining analysis needs it."""
 from __future__ import annotations
 
-import shutil
 import time
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import select, true, update
 from sqlalchemy.orm import Session
 
-from shared import storage
 from shared.models import Analysis, Batch, utcnow
+from shared.storage import Store
 
 
-def remove_files(upload_dir: Path, sha256: str) -> None:
+def remove_files(store: Store, sha256: str) -> None:
     """The upload and everything derived from it (thumbnail, maps)."""
     try:
-        storage.path_for(upload_dir, sha256).unlink(missing_ok=True)
+        store.remove(sha256)
     except ValueError:  # items refused at upload have no stored file
         return
-    shutil.rmtree(storage.derived_dir(upload_dir, sha256), ignore_errors=True)
 
 
 def _still_used(session: Session, sha256: str, excluding: set[str]) -> bool:
@@ -29,16 +26,16 @@ def _still_used(session: Session, sha256: str, excluding: set[str]) -> bool:
     return session.scalars(stmt).first() is not None
 
 
-def remove_unused(session: Session, upload_dir: Path, shas: set[str]) -> None:
+def remove_unused(session: Session, store: Store, shas: set[str]) -> None:
     """Remove the stored files of these digests that no analysis row references (a refused request's files,
     or the maps a worker wrote for an analysis deleted while it ran)."""
     used = set(session.scalars(select(Analysis.sha256).where(Analysis.sha256.in_(shas),
                                                              Analysis.purged_at.is_(None))))
     for sha in shas - used:
-        remove_files(upload_dir, sha)
+        remove_files(store, sha)
 
 
-def delete_analyses(session: Session, upload_dir: Path, analyses: list[Analysis]) -> int:
+def delete_analyses(session: Session, store: Store, analyses: list[Analysis]) -> int:
     """Delete rows and, after the commit, the files no other analysis shares.
 
     Their batches' totals shrink with them (so progress still reaches 1.0), and analyses answered from a
@@ -56,31 +53,30 @@ def delete_analyses(session: Session, upload_dir: Path, analyses: list[Analysis]
     orphaned = [sha for sha in shas if not _still_used(session, sha, ids)]
     session.commit()
     for sha in orphaned:
-        remove_files(upload_dir, sha)
+        remove_files(store, sha)
     return len(ids)
 
 
-def remove_orphaned_derived(session: Session, upload_dir: Path, grace_s: float) -> int:
-    """Remove derived folders that no analysis names and nothing wrote to for `grace_s`; returns how many.
+def remove_orphaned_derived(session: Session, store: Store, grace_s: float) -> int:
+    """Remove derived files that no analysis names and nothing wrote to for `grace_s`; returns for how many uploads.
 
     A worker that dies after writing the thumbnail or maps of an analysis deleted while it ran leaves them
     behind: the delete removed the folder before they were written, and the worker's own clean-up
     (`remove_unused` after its write finds the row gone) never ran. Nobody else would ever remove them.
     The grace keeps a folder a live worker is writing to now.
     """
-    root, cutoff = upload_dir / "derived", time.time() - grace_s
-    stale = {d.name: d for prefix in (root.iterdir() if root.is_dir() else []) if prefix.is_dir()
-             for d in prefix.iterdir() if d.is_dir() and d.stat().st_mtime < cutoff}
-    names = list(stale)
-    for i in range(0, len(names), 500):
-        for sha in session.scalars(select(Analysis.sha256).where(Analysis.sha256.in_(names[i:i + 500]))):
-            stale.pop(sha, None)
-    for folder in stale.values():
-        shutil.rmtree(folder, ignore_errors=True)
-    return len(stale)
+    cutoff = time.time() - grace_s
+    stale = [sha for sha, written in store.derived_ages().items() if written < cutoff]
+    named: set[str] = set()
+    for i in range(0, len(stale), 500):
+        named.update(session.scalars(select(Analysis.sha256).where(Analysis.sha256.in_(stale[i:i + 500]))))
+    orphans = [sha for sha in stale if sha not in named]
+    for sha in orphans:
+        store.remove_derived(sha)
+    return len(orphans)
 
 
-def purge_older_than(session: Session, upload_dir: Path, days: int) -> int:
+def purge_older_than(session: Session, store: Store, days: int) -> int:
     """Remove the files of analyses older than `days`, keeping their rows and verdicts."""
     cutoff = utcnow() - timedelta(days=days)
     old = list(session.scalars(select(Analysis).where(Analysis.created_at < cutoff, Analysis.purged_at.is_(None))))
@@ -91,5 +87,5 @@ def purge_older_than(session: Session, upload_dir: Path, days: int) -> int:
     orphaned = {a.sha256 for a in old if not _still_used(session, a.sha256, set())}
     session.commit()
     for sha in orphaned:
-        remove_files(upload_dir, sha)
+        remove_files(store, sha)
     return len(old)

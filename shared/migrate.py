@@ -1,4 +1,8 @@
-"""Apply Alembic migrations programmatically (run script, tests, `flask db-upgrade`)."""
+"""Apply Alembic migrations programmatically (run script, tests, `flask db-upgrade`).
+
+`python -m shared.migrate` (the run script, Compose's one-shot `migrate`) also prepares the storage: the upload
+folder, or the bucket STORAGE_URL names.
+"""
 from __future__ import annotations
 
 from alembic import command
@@ -21,6 +25,9 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 if __name__ == "__main__":
+    from shared import storage
     from shared.settings import Settings
 
-    upgrade(Settings.from_env().database_url)
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    storage.store_for(settings).prepare()

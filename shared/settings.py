@@ -9,6 +9,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +34,32 @@ def _secret_key(data_dir: Path) -> str:
 
 
 @dataclass(frozen=True)
+class ObjectStore:
+    """Where uploads and derived files live when STORAGE_URL names S3-compatible object storage.
+
+    STORAGE_URL=s3://BUCKET[/PREFIX][?endpoint_url=URL&region=NAME]; the keys come from boto3's own chain
+    (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, an instance role), never from the URL, which gets logged.
+    """
+
+    bucket: str
+    prefix: str = ""  # keys are PREFIX/ab/cd/<sha256> and PREFIX/derived/ab/<sha256>/<name>
+    endpoint_url: str | None = None  # unset: AWS S3 itself
+    region: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> "ObjectStore | None":
+        """None for "" (a local folder, UPLOAD_DIR); raises ValueError for anything it cannot use."""
+        if not url:
+            return None
+        parts = urlsplit(url)
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        if parts.scheme != "s3" or not parts.netloc or set(query) - {"endpoint_url", "region"}:
+            raise ValueError(f"STORAGE_URL must be s3://bucket[/prefix][?endpoint_url=...&region=...], not {url!r}")
+        return cls(parts.netloc, parts.path.strip("/"), query.get("endpoint_url") or None,
+                   query.get("region") or None)
+
+
+@dataclass(frozen=True)
 class Settings:
     """All configuration in one typed object; `Settings.from_env()` builds it."""
 
@@ -40,7 +67,8 @@ class Settings:
     data_dir: Path = field(default_factory=_data_dir)
     database_url: str = ""
     redis_url: str = "redis://127.0.0.1:6379/0"
-    upload_dir: Path = Path()
+    upload_dir: Path = Path()  # the local store (STORAGE_URL unset); uploads and derived files
+    storage_url: str = ""  # STORAGE_URL: "" = the folder UPLOAD_DIR; s3://... = object storage (ObjectStore)
     model_path: Path = ROOT / "models" / "ensemble.json"
     queue: str = "analyses"  # interactive: single uploads (and the sweeper's re-sends of them)
     bulk_queue: str = "bulk"  # batch chunks
@@ -81,6 +109,7 @@ class Settings:
             "database_url": env("DATABASE_URL", f"sqlite:///{data_dir / 'deepfake.db'}"),
             "redis_url": env("REDIS_URL", cls.redis_url),
             "upload_dir": Path(env("UPLOAD_DIR", str(data_dir / "uploads"))).resolve(),
+            "storage_url": env("STORAGE_URL", cls.storage_url),
             "model_path": Path(env("MODEL_PATH", str(cls.model_path))).resolve(),
             "queue": env("CELERY_QUEUE", cls.queue),
             "bulk_queue": env("CELERY_BULK_QUEUE", cls.bulk_queue),
@@ -118,7 +147,19 @@ class Settings:
         unknown = set(values) - known
         if unknown:
             raise TypeError(f"unknown settings: {sorted(unknown)}")
-        return cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.object_store  # noqa: B018 - a STORAGE_URL that cannot work stops the start, not the first upload
+        return settings
+
+    @property
+    def object_store(self) -> ObjectStore | None:
+        """The S3 location STORAGE_URL names; None: uploads live in the local folder UPLOAD_DIR."""
+        return ObjectStore.parse(self.storage_url)
+
+    @property
+    def scratch_dir(self) -> Path:
+        """This machine's folder for local copies of stored objects (exiftool and decoders need a path)."""
+        return self.data_dir / "scratch"
 
     @property
     def queues(self) -> tuple[str, str, str]:
@@ -130,6 +171,11 @@ class Settings:
         """The queues this worker consumes, in priority order (WORKER_QUEUES, or all of them)."""
         chosen = [q.strip() for q in self.worker_queues.split(",") if q.strip()]
         return chosen or list(self.queues)
+
+    @property
+    def scratch_max_age_s(self) -> float:
+        """A local copy not written for this long was left by a killed process: no job holds one longer."""
+        return float(self.job_time_limits(self.batch_chunk)[1] + 60)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -163,5 +209,7 @@ ENV_VARS = (
     "REQUIRE_API_KEY", "WEB_UI", "RATE_LIMIT_PER_MINUTE", "MAX_BATCH_FILES", "MAX_BATCH_MB", "BATCH_CHUNK",
     "WEBHOOK_RETRY_BASE_S", "WEBHOOK_ALLOW_PRIVATE", "WEBHOOK_CONNECT_TIMEOUT_S", "WEBHOOK_READ_TIMEOUT_S",
     "WEBHOOK_POLL_S", "RETENTION_DAYS", "VISIBILITY_TIMEOUT", "SWEEP_INTERVAL_S", "LEASE_S",
-    "PROMETHEUS_MULTIPROC_DIR", "METRICS_TOKEN",
+    "PROMETHEUS_MULTIPROC_DIR", "METRICS_TOKEN", "STORAGE_URL",
 )
+# Read by boto3 itself (object storage's keys), documented and passed along with the variables above.
+STORAGE_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")

@@ -71,6 +71,24 @@ def queue_name():
     redis.Redis.from_url(REDIS_URL).delete(name, name + "-bulk", name + "-maps")
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """Ceph's radosgw on a one-node cluster of its own (tests/s3server.py), for the whole session."""
+    from tests.s3server import S3Server
+
+    server = S3Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(s3_server, monkeypatch):
+    """The STORAGE_URL of a new bucket on the real S3 server; its keys are in the environment, where boto3 looks."""
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    return s3_server.url(s3_server.bucket())
+
+
 @pytest.fixture
 def overrides(tmp_path, database_url, queue_name):
     return {

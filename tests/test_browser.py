@@ -94,7 +94,8 @@ def test_failed_analysis_shows_its_reason(live, page, tmp_path):
 
 
 # where the compose services find their database, broker, files and model: the test's own stack replaces these
-INFRASTRUCTURE = {"DATABASE_URL", "REDIS_URL", "DATA_DIR", "UPLOAD_DIR", "MODEL_PATH", "CELERY_QUEUE", "SECRET_KEY"}
+INFRASTRUCTURE = {"DATABASE_URL", "REDIS_URL", "DATA_DIR", "UPLOAD_DIR", "MODEL_PATH", "CELERY_QUEUE", "SECRET_KEY",
+                  "STORAGE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 
 
 def compose_settings() -> dict[str, str]:

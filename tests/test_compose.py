@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from shared.settings import ENV_VARS
+from shared.settings import ENV_VARS, STORAGE_CREDENTIALS, ObjectStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,26 +17,49 @@ def load():
 
 def test_services_and_commands():
     services = load()["services"]
-    assert {"web", "worker", "redis", "postgres", "migrate", "worker-gpu"} <= set(services)
+    assert {"web", "worker", "redis", "postgres", "migrate", "worker-gpu", "objectstore"} <= set(services)
     assert "gunicorn" in services["web"]["command"] and "web:create_app()" in services["web"]["command"]
     assert services["worker"]["command"][:3] == ["celery", "-A", "worker.celery_app"]
     assert services["migrate"]["command"] == ["python", "-m", "shared.migrate"]
     assert services["worker-gpu"]["profiles"] == ["gpu"]
     # one image: web and worker differ only by command
     assert services["web"]["build"] == services["worker"]["build"] == "."
-    for name in ("redis", "postgres", "web"):
+    for name in ("redis", "postgres", "web", "objectstore"):
         assert "healthcheck" in services[name], name
+
+
+def test_web_and_workers_keep_their_files_in_the_object_store():
+    services = load()["services"]
+    store = services["objectstore"]
+    assert store["build"] == {"context": ".", "target": "objectstore"}
+    where = ObjectStore.parse(services["web"]["environment"]["STORAGE_URL"])
+    assert where is not None and where.endpoint_url == "http://objectstore:7480"  # the service, on its port
+    for name in ("web", "worker", "migrate", "worker-interactive", "worker-bulk", "worker-maps", "worker-gpu"):
+        env = services[name]["environment"]
+        assert env["STORAGE_URL"] == services["web"]["environment"]["STORAGE_URL"], name
+        for key in STORAGE_CREDENTIALS:  # the keys the object store's user is created with
+            assert env[key] == store["environment"][key], (name, key)
+    for name in ("web", "worker", "migrate"):  # the bucket is made by migrate, used by the rest
+        assert services[name]["depends_on"]["objectstore"] == {"condition": "service_healthy"}, name
+    assert "objects" in load()["volumes"] and "objects:/var/lib/s3" in store["volumes"]
+    # the image runs the tests' own server script, from the packages scripts/setup.sh --test installs
+    dockerfile, setup = (ROOT / "Dockerfile").read_text(), (ROOT / "scripts" / "setup.sh").read_text()
+    stage = dockerfile.split("AS objectstore", 1)[1].split("FROM ", 1)[0]
+    assert "scripts/s3-server.sh" in stage and '"/var/lib/s3"' in stage
+    for package in ("ceph-mon", "ceph-osd", "radosgw"):
+        assert package in stage and package in setup, package
 
 
 def test_environment_names_exactly_what_the_code_reads():
     env = load()["services"]["web"]["environment"]
-    assert set(env) == set(ENV_VARS), set(env) ^ set(ENV_VARS)
+    expected = set(ENV_VARS) | set(STORAGE_CREDENTIALS)
+    assert set(env) == expected, set(env) ^ expected
     assert env["DATABASE_URL"].startswith("postgresql://")
 
 
 def test_readme_documents_every_setting():
     readme = (ROOT / "README.md").read_text()
-    missing = [v for v in ENV_VARS if not re.search(rf"\|\s*`{v}`\s*\|", readme)]
+    missing = [v for v in (*ENV_VARS, *STORAGE_CREDENTIALS) if not re.search(rf"\|\s*`{v}`\s*\|", readme)]
     assert not missing, f"README configuration table lacks {missing}"
 
 

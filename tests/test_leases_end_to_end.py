@@ -121,7 +121,7 @@ def test_reuse_never_crosses_keys_nor_names_a_deleted_or_purged_analysis(stack):
     with app.extensions["db_sessionmaker"]() as s:  # retention: every analysis of the file is old now
         s.query(Analysis).filter(Analysis.sha256 == a2["sha256"]).update({"created_at": utcnow().replace(year=2000)})
         s.commit()
-        purge_older_than(s, overrides["upload_dir"], 7)
+        purge_older_than(s, storage.store_for(app.config["SETTINGS"]), 7)
     a3 = final(client, upload(client, data, "a3.jpg", headers_a)["status_url"], headers_a)
     assert a3["reused_from"] is None and a3["pipeline_runs"] == 1
     a3 = wait_maps(lambda url: client.get(url, headers=headers_a).get_json(), a3["status_url"])

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import pytest
 import redis
 
+from shared import storage
 from shared.cleanup import purge_older_than
 from shared.models import Analysis, utcnow
 from tests.conftest import REDIS_URL, camera_like_jpeg, make_jpeg
@@ -135,7 +136,7 @@ def test_done_before_maps_batch_maps_on_demand_then_ready_and_404_410(stack, tmp
     with app.extensions["db_sessionmaker"]() as s:
         s.query(Analysis).filter(Analysis.id == opened).update({"created_at": utcnow().replace(year=2000)})
         s.commit()
-        purge_older_than(s, overrides["upload_dir"], 7)
+        purge_older_than(s, storage.store_for(app.config["SETTINGS"]), 7)
     assert client.get(ela).status_code == 410 and "purged" in client.get(ela).get_json()["error"]
     assert client.get(f"/analyses/{opened}/files/ela.png").status_code == 410
     assert client.delete(f"/api/v1/analyses/{asked}").status_code in (200, 204)

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import update
 
-from shared import cleanup, keys, preview
+from shared import cleanup, keys, preview, storage
 from shared.models import Analysis, Status
 from tests.conftest import make_jpeg
 from tests.test_pages import csrf_token
@@ -81,7 +81,7 @@ def test_purged_analysis_preview_is_410_and_not_offered(app, client, overrides):
     analysis_id = _upload(client, rotated_jpeg())
     _finish(app, analysis_id)
     with app.extensions["db_sessionmaker"]() as s:
-        assert cleanup.purge_older_than(s, overrides["upload_dir"], days=-1) == 1
+        assert cleanup.purge_older_than(s, storage.store_for(app.config["SETTINGS"]), days=-1) == 1
     resp = client.get(f"/analyses/{analysis_id}/preview")
     assert resp.status_code == 410 and "purged" in resp.get_data(as_text=True)
     body = client.get(f"/api/v1/analyses/{analysis_id}/preview")

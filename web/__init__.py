@@ -6,6 +6,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from shared import storage
 from shared.settings import Settings
 from web.forms import StrictRequest
 
@@ -24,7 +25,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=max(settings.max_batch_bytes, settings.max_upload_bytes) + 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
     )
-    settings.upload_dir.mkdir(parents=True, exist_ok=True)
+    # the folder or bucket client, built once per process; copies a killed process left behind go
+    storage.store_for(settings).prune_scratch(settings.scratch_max_age_s)
 
     from web import api_batches, api_review, openapi, pages_data, pages_review  # noqa: F401 - register routes
     from web import auth, commands, db, errors, params, queue, ratelimit, security

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
-from shared import archive, callbacks, cleanup, outbox
+from shared import archive, callbacks, cleanup, outbox, storage
 from shared.models import Analysis, ApiKey, Batch, Maps, Status, WebhookDelivery, WebhookEvent
 from shared.settings import Settings
 from web import queue
@@ -157,7 +157,7 @@ def delete(session: Session, batch: Batch, settings: Settings) -> int:
     items = list(session.scalars(select(Analysis).where(Analysis.batch_id == batch.id)))
     session.query(WebhookDelivery).filter(WebhookDelivery.batch_id == batch.id).delete()
     session.query(WebhookEvent).filter(WebhookEvent.kind == "batch", WebhookEvent.object_id == batch.id).delete()
-    n = cleanup.delete_analyses(session, settings.upload_dir, items)
+    n = cleanup.delete_analyses(session, storage.store_for(settings), items)
     session.delete(batch)
     session.commit()
     return n

@@ -57,14 +57,14 @@ def init_app(app: Flask) -> None:
     @click.option("--days", type=int, default=None, help="age in days (default RETENTION_DAYS)")
     def purge(days: int | None) -> None:
         """Delete uploaded files and maps older than the retention period; verdicts are kept."""
-        from shared import cleanup as retention
+        from shared import cleanup as retention, storage
 
         settings = current_app.config["SETTINGS"]
         days = settings.retention_days if days is None else days
         if days <= 0:
             raise click.ClickException("no retention period: pass --days N or set RETENTION_DAYS")
         with _session() as session:
-            n = retention.purge_older_than(session, settings.upload_dir, days)
+            n = retention.purge_older_than(session, storage.store_for(settings), days)
         click.echo(f"purged the files of {n} analyses older than {days} days")
 
     app.cli.add_command(keys)

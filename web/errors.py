@@ -1,11 +1,12 @@
 """Errors: JSON under /api, an HTML page elsewhere; never a bare 500 for bad input."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from shared.db import TRANSIENT_SQLSTATES
+from shared.storage import Unavailable
 
 
 def json_error(status: int, message: str):
@@ -49,13 +50,12 @@ def init_app(app: Flask) -> None:
                 and not _is_lock(exc):
             return unexpected(exc)
         app.logger.warning("database unavailable: %s", exc.orig)
-        message = "the database is unavailable; try again shortly"
-        if _wants_json():
-            response = json_error(503, message)
-        else:
-            response = app.make_response((render_template("error.html", status=503, message=message), 503))
-        response.headers["Retry-After"] = "5"
-        return response
+        return unavailable("the database is unavailable; try again shortly")
+
+    @app.errorhandler(Unavailable)
+    def store_down(exc: Unavailable):
+        app.logger.warning("object store unavailable: %s", exc)
+        return unavailable(f"{exc}; try again shortly")
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
@@ -64,6 +64,16 @@ def init_app(app: Flask) -> None:
         if _wants_json():
             return json_error(500, message)
         return render_template("error.html", status=500, message=message), 500
+
+
+def unavailable(message: str):
+    """503 with Retry-After: a service this request needs is away for now."""
+    if _wants_json():
+        response = json_error(503, message)
+    else:
+        response = make_response(render_template("error.html", status=503, message=message), 503)
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 def _is_lock(exc: DBAPIError) -> bool:

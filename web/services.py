@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import Select, func, not_, or_, select, update
 from sqlalchemy.exc import DBAPIError
@@ -158,7 +157,7 @@ def list_analyses(session: Session, page: int, per_page: int, owner: ApiKey | No
 
 def delete_analysis(session: Session, analysis: Analysis, settings: Settings) -> None:
     """Delete the row, its maps and its upload (unless another analysis has the same file)."""
-    cleanup.delete_analyses(session, settings.upload_dir, [analysis])
+    cleanup.delete_analyses(session, storage.store_for(settings), [analysis])
 
 
 def similar(session: Session, analysis: Analysis, owner: ApiKey | None, max_distance: int = 6,
@@ -177,15 +176,21 @@ def similar(session: Session, analysis: Analysis, owner: ApiKey | None, max_dist
     return sorted(found, key=lambda pair: (pair[1], -pair[0].created_at.timestamp()))[:20]
 
 
-_DERIVED_NAME = re.compile(r"^[a-z0-9_]{1,40}\.(png|jpg)$")
+@dataclass
+class Derived:
+    """A thumbnail or map of one analysis, open for reading."""
+
+    name: str
+    file: BinaryIO
+    etag: str
 
 
-def derived_path(analysis: Analysis, name: str, settings: Settings) -> Path | None:
+def derived_file(analysis: Analysis, name: str, settings: Settings) -> Derived | None:
     """The thumbnail or map `name` of an analysis, if it exists (names are checked, never trusted as paths)."""
-    if not _DERIVED_NAME.match(name) or not analysis.sha256:
+    if not storage.DERIVED_NAME.match(name) or not analysis.sha256:
         return None
-    path = storage.derived_dir(settings.upload_dir, analysis.sha256) / name
-    return path if path.is_file() else None
+    fh = storage.store_for(settings).open_derived(analysis.sha256, name)
+    return Derived(name, fh, f"{analysis.sha256[:16]}-{name}") if fh is not None else None
 
 
 def request_maps(session: Session, analysis: Analysis) -> None:
@@ -206,13 +211,12 @@ def request_maps(session: Session, analysis: Analysis) -> None:
             log.warning("could not queue the maps of %s", analysis.id, exc_info=True)
 
 
-def derived_or_raise(session: Session, analysis: Analysis, name: str, settings: Settings) -> Path:
+def derived_or_raise(session: Session, analysis: Analysis, name: str, settings: Settings) -> Derived:
     """The thumbnail or map `name`; asks for the maps if nobody had. 410 purged, 409 not made yet, 404 none."""
     if analysis.purged_at is not None:
         raise NoFile(410, f"the files of analysis {analysis.id} were purged; its verdict is kept")
-    path = derived_path(analysis, name, settings)
-    if path is not None and analysis.maps_state == Maps.READY:
-        return path
+    if analysis.maps_state == Maps.READY and (found := derived_file(analysis, name, settings)) is not None:
+        return found
     if analysis.status == Status.DONE and analysis.maps_state in (None, Maps.PENDING, Maps.RUNNING):
         request_maps(session, analysis)
         raise NoFile(409, f"the maps of analysis {analysis.id} are being made; poll its status for maps_state")
@@ -221,9 +225,15 @@ def derived_or_raise(session: Session, analysis: Analysis, name: str, settings: 
     raise NoFile(404, f"no file {name!r} for analysis {analysis.id!r}")
 
 
-def send_derived(path: Path) -> Response:
-    """Serve a derived image with its real type, privately cached."""
-    response = send_file(path, mimetype="image/png" if path.suffix == ".png" else "image/jpeg", max_age=3600)
+def send_derived(found: Derived) -> Response:
+    """Serve a derived image with its real type, privately cached.
+
+    Streamed through the web rather than redirected to the object store: the authorisation above stays the only
+    gate (a presigned URL is a bearer token that outlives a delete or purge), the store need not be reachable
+    from browsers, and these files are small.
+    """
+    response = send_file(found.file, mimetype="image/png" if found.name.endswith(".png") else "image/jpeg",
+                         max_age=3600, etag=found.etag, download_name=found.name)
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
 
@@ -248,13 +258,13 @@ def send_preview(analysis: Analysis, settings: Settings) -> Response:
         raise NoPreview(410, f"the image of analysis {analysis.id} was purged; its verdict is kept")
     if analysis.status != Status.DONE:
         raise NoPreview(409, f"analysis {analysis.id} is {analysis.status}: only a finished analysis has a preview")
-    path = storage.path_for(settings.upload_dir, analysis.sha256)
-    if not path.is_file():
-        raise NoPreview(410, f"the image of analysis {analysis.id} is no longer stored")
-    try:
-        body = preview.render(path, settings.max_image_pixels)
-    except preview.NoPreview as exc:
-        raise NoPreview(422, str(exc)) from None
+    with storage.store_for(settings).fetch([analysis.sha256]) as [path]:
+        if not path.is_file():
+            raise NoPreview(410, f"the image of analysis {analysis.id} is no longer stored")
+        try:
+            body = preview.render(path, settings.max_image_pixels)
+        except preview.NoPreview as exc:
+            raise NoPreview(422, str(exc)) from None
     response = Response(body, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, max-age=3600"
     response.set_etag(f"{analysis.sha256}-{preview.PREVIEW_SIDE}")

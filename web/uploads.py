@@ -73,16 +73,12 @@ def store(name: str | None, stream: BinaryIO, settings: Settings, created: list[
         raise UploadError(415, f"unsupported file type: accepted types are {images.ACCEPTED}")
     stream.seek(0)
     try:
-        sha, size, path, was_new = storage.save_stream(stream, settings.upload_dir, settings.max_upload_bytes)
+        with storage.store_for(settings).incoming(stream, settings.max_upload_bytes) as item:
+            width, height = _check_header(item.path, settings)  # a refused file is not stored
     except storage.TooLarge as exc:
         raise UploadError(413, str(exc)) from None
-    try:
-        width, height = _check_header(path, settings)
-    except UploadError:
-        if was_new:  # a refused file is not kept; one stored earlier belongs to another analysis
-            path.unlink(missing_ok=True)
-        raise
-    if created is not None and was_new:
+    sha, size = item.sha256, item.size
+    if created is not None and item.created:
         created.append(sha)
     return Analysis(filename=display_name(name), sha256=sha, media_type=kind.media_type,
                     size_bytes=size, width=width, height=height)
@@ -110,6 +106,6 @@ def no_orphans(session: Session, settings: Settings) -> Iterator[list[str]]:
     finally:
         if created:
             try:
-                cleanup.remove_unused(session, settings.upload_dir, set(created))
-            except SQLAlchemyError:  # the database is away: nothing can say whether the files are used, keep them
+                cleanup.remove_unused(session, storage.store_for(settings), set(created))
+            except (SQLAlchemyError, storage.Unavailable):  # the database or the store is away: keep the files
                 session.rollback()

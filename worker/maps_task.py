@@ -53,18 +53,23 @@ def make_maps(analysis_id: str, res: Resources) -> str | None:
     if claimed is None:
         return None
     sha, claimed_at = claimed
-    derived = storage.derived_dir(settings.upload_dir, sha)
+    store = storage.store_for(settings)
+    mine = (Analysis.id == analysis_id, Analysis.maps_state == Maps.RUNNING, Analysis.maps_started_at == claimed_at)
     made, error = None, None
     try:  # no connection is held while the maps are drawn
-        with _stage("the forensic maps"):
-            path = storage.path_for(settings.upload_dir, sha)
+        with _stage("the forensic maps"), store.fetch([sha]) as [path]:
             if not path.is_file():
                 raise AnalysisError("the uploaded file is missing from storage")
-            img = decode.load_image(path, settings.max_image_pixels)
-            made = write_maps(forensics.analysis_copy(img), res.detector, derived)
+            src = forensics.analysis_copy(decode.load_image(path, settings.max_image_pixels))
+        with _stage("the forensic maps"), store.derived_writer(sha) as derived:
+            made = write_maps(src, res.detector, derived)
     except AnalysisError as exc:
         error = str(exc)
-    mine = (Analysis.id == analysis_id, Analysis.maps_state == Maps.RUNNING, Analysis.maps_started_at == claimed_at)
+    except storage.Unavailable:  # the task retries: give the claim back, so that delivery can take it
+        with Session_() as session:
+            session.execute(update(Analysis).where(*mine).values(maps_state=Maps.PENDING))
+            session.commit()
+        raise
     with Session_() as session:
         if made is None:
             values = {"maps_state": Maps.FAILED, "maps_error": error}
@@ -74,5 +79,5 @@ def make_maps(analysis_id: str, res: Resources) -> str | None:
         written = bool(values) and session.execute(update(Analysis).where(*mine).values(**values)).rowcount
         session.commit()
         if not written and session.get(Analysis, analysis_id) is None:  # deleted meanwhile: drop what was drawn
-            cleanup.remove_unused(session, settings.upload_dir, {sha})
+            cleanup.remove_unused(session, store, {sha})
     return values.get("maps_state") if written else None

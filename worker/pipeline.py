@@ -19,6 +19,7 @@ from shared.evidence import Evidence, item
 from shared.images import sniff_file
 from shared.settings import Settings
 from shared.signals import found_provenance
+from shared.storage import Unavailable
 from shared.verdict import DEFAULT_THRESHOLDS, band, fuse
 from worker import decode, exif, maps, phash
 from worker.errors import AnalysisError
@@ -94,10 +95,11 @@ class _Prepared:
 @contextmanager
 def _stage(name: str):
     """Whatever a step raises for one file becomes that file's AnalysisError naming the step, so it
-    fails alone and never its chunk. Celery's time limit is not the file's fault and passes through."""
+    fails alone and never its chunk. Celery's time limit and an object store that did not answer are not the
+    file's fault: they pass through (the job is retried)."""
     try:
         yield
-    except (AnalysisError, SoftTimeLimitExceeded):
+    except (AnalysisError, SoftTimeLimitExceeded, Unavailable):
         raise
     except Exception as exc:  # noqa: BLE001 - any bug or resource error in a step, MemoryError included
         log.exception("%s failed", name)

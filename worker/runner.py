@@ -121,8 +121,8 @@ def run_chunk(ids: list[str], res: Resources, owner: str | None = None) -> list[
     # no connection is held while the model runs; a thread keeps the leases alive meanwhile
     try:
         with lease.kept(Session_, [w[0] for w in work], owner, settings.lease_s):
-            paths = [storage.path_for(settings.upload_dir, sha) for _, sha, _, _ in work]
-            outcomes = analyze_files(paths, res)  # the verdict only; the maps are their own job afterwards
+            with storage.store_for(settings).fetch([sha for _, sha, _, _ in work]) as paths:  # local copies
+                outcomes = analyze_files(paths, res)  # the verdict only; the maps are their own job afterwards
         with Session_() as session:
             written = _write_outcomes(session, owner, work, outcomes, settings)
         observe_stage_timings(o.result["timings"] for o in outcomes if not isinstance(o, AnalysisError))
@@ -152,7 +152,7 @@ def _write_outcomes(session: Session, owner: str, work: list[tuple], outcomes: l
             log.warning("analysis %s: the lease was taken over; this worker's result is not written", analysis_id)
         else:  # deleted while it ran: nothing to write, but its batch may now be complete
             finished.append(Finished(analysis_id, DELETED, batch_id, None))
-    cleanup.remove_unused(session, settings.upload_dir, {sha for i, sha, _ in lost if i not in still_there})
+    cleanup.remove_unused(session, storage.store_for(settings), {sha for i, sha, _ in lost if i not in still_there})
     return finished
 
 

@@ -22,7 +22,7 @@ from celery import Celery
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shared import heartbeat, tasks as names
+from shared import heartbeat, storage, tasks as names
 from shared.db import make_engine, make_sessionmaker
 from shared.models import LEASE_OWNER_LENGTH, Analysis, Batch, Lock, Maps, Status, utcnow
 from shared.settings import Settings
@@ -66,19 +66,24 @@ class Sweeper(threading.Thread):
 
         self.last_purge = time.monotonic()
         with self.sessions() as session:
-            n = cleanup.purge_older_than(session, self.settings.upload_dir, self.settings.retention_days)
+            n = cleanup.purge_older_than(session, storage.store_for(self.settings), self.settings.retention_days)
         if n:
             log.info("retention: purged the files of %d analyses", n)
 
     def collect_orphans(self) -> None:
-        """Every ORPHAN_SCAN_EVERY rounds (leader only): remove maps a killed worker wrote for a deleted analysis."""
+        """Every ORPHAN_SCAN_EVERY rounds: remove the local copies a killed pool process left on this machine;
+        the leader also removes maps a killed worker wrote for a deleted analysis."""
         self.rounds += 1
-        if self.rounds % ORPHAN_SCAN_EVERY or not self.lead():
+        if self.rounds % ORPHAN_SCAN_EVERY:
+            return
+        store = storage.store_for(self.settings)
+        store.prune_scratch(self.settings.scratch_max_age_s)
+        if not self.lead():
             return
         from shared import cleanup
 
         with self.sessions() as session:  # the grace: two lease lives without a write, so no live worker is at it
-            n = cleanup.remove_orphaned_derived(session, self.settings.upload_dir, 2 * self.settings.lease_s)
+            n = cleanup.remove_orphaned_derived(session, store, 2 * self.settings.lease_s)
         if n:
             log.warning("removed the derived files of %d deleted analyses (their worker died)", n)
 

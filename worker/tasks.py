@@ -8,11 +8,13 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from shared import outbox, tasks as names
+from shared import outbox, storage, tasks as names
 from shared.models import Analysis, Batch, Maps, Status
 from shared.settings import Settings
 from worker import lease, maps_task, runner
 from worker.pipeline import Resources
+
+RETRIED = (OperationalError, storage.Unavailable)  # the database or the object store away: try again later
 
 
 @lru_cache(maxsize=1)
@@ -57,14 +59,14 @@ def _queue_maps(done_ids: list[str], settings: Settings) -> None:
         make_maps.apply_async(args=[analysis_id], queue=names.queue_for(names.MAKE_MAPS, settings))
 
 
-@shared_task(name=names.ANALYZE, acks_late=True, autoretry_for=(OperationalError,),
+@shared_task(name=names.ANALYZE, acks_late=True, autoretry_for=RETRIED,
              retry_backoff=2, retry_backoff_max=60, retry_jitter=True, max_retries=8)
 def analyze(analysis_id: str) -> list[str]:
     """Analyse one stored upload by id."""
     return _run([analysis_id])
 
 
-@shared_task(name=names.ANALYZE_CHUNK, acks_late=True, autoretry_for=(OperationalError,),
+@shared_task(name=names.ANALYZE_CHUNK, acks_late=True, autoretry_for=RETRIED,
              retry_backoff=2, retry_backoff_max=60, retry_jitter=True, max_retries=8)
 def analyze_chunk(analysis_ids: list[str]) -> list[str]:
     """Analyse a chunk of a batch, the model running on all of its images at once."""
@@ -83,7 +85,7 @@ def deliver_webhook(kind: str, object_id: str) -> None:
             session.commit()
 
 
-@shared_task(name=names.MAKE_MAPS, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=2,
+@shared_task(name=names.MAKE_MAPS, acks_late=True, autoretry_for=RETRIED, retry_backoff=2,
              retry_backoff_max=60, retry_jitter=True, max_retries=8)
 def make_maps(analysis_id: str) -> str | None:
     """The thumbnail and forensic maps of a finished analysis (claimed once; worker/maps_task.py)."""
