@@ -33,6 +33,8 @@ def service_env(overrides: dict) -> dict[str, str]:
     # the app built on the same overrides reads the same names (isolated() gives every stack its own)
     env.update({var: overrides[key] for key, var in (("bulk_queue", "CELERY_BULK_QUEUE"),
                                                      ("maps_queue", "CELERY_MAPS_QUEUE")) if key in overrides})
+    if overrides.get("storage_url"):  # object storage: the keys come with the caller's env (tests/s3server.py)
+        env["STORAGE_URL"] = overrides["storage_url"]
     if "webhook_allow_private" in overrides:  # tests' receivers listen on 127.0.0.1
         env["WEBHOOK_ALLOW_PRIVATE"] = str(bool(overrides["webhook_allow_private"])).lower()
     return env
