@@ -1,6 +1,7 @@
 """Delete analyses and purge old uploads; a file goes only when no remaining analysis needs it."""
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from datetime import timedelta
@@ -9,15 +10,23 @@ from sqlalchemy import select, true, update
 from sqlalchemy.orm import Session
 
 from shared.models import Analysis, Batch, utcnow
-from shared.storage import Store
+from shared.storage import Store, Unavailable
+
+log = logging.getLogger(__name__)
 
 
 def remove_files(store: Store, sha256: str) -> None:
-    """The upload and everything derived from it (thumbnail, maps)."""
+    """The upload and everything derived from it (thumbnail, maps).
+
+    Runs after the commit that made them unused: an object store that does not answer then leaves them behind,
+    logged with their digest, rather than failing a delete that is done.
+    """
     try:
         store.remove(sha256)
     except ValueError:  # items refused at upload have no stored file
         return
+    except Unavailable:
+        log.warning("the object store did not answer: the files of %s were left in it", sha256, exc_info=True)
 
 
 def _still_used(session: Session, sha256: str, excluding: set[str]) -> bool:

@@ -165,3 +165,50 @@ def test_sniff_from_bytes():
     assert images.sniff(b"\0\0\0\x18ftypheic\0\0\0\0").name == "HEIF"
     assert images.sniff(b"GIF89a....").name == "GIF"
     assert images.sniff(b"<html>") is None and images.sniff(b"") is None
+
+
+@pytest.fixture
+def store_down(overrides, monkeypatch):
+    """Settings whose object store is a closed port: every call meets a refused connection."""
+    from tests.live import free_port
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "nobody")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "nothing")
+    return overrides | {"storage_url": f"s3://down?endpoint_url=http://127.0.0.1:{free_port()}"}
+
+
+def test_an_object_store_that_does_not_answer_is_a_503_never_a_500(store_down):
+    from tests.live import app_for
+
+    with app_for(store_down) as app:
+        client = app.test_client()
+        resp = client.post("/api/v1/analyses", data={"file": (io.BytesIO(make_jpeg()), "a.jpg")},
+                           content_type="multipart/form-data")
+        assert resp.status_code == 503 and resp.headers["Retry-After"] == "5", resp.get_json()
+        assert "object store did not answer" in resp.get_json()["error"]
+        with app.extensions["db_sessionmaker"]() as s:
+            assert s.query(Analysis).count() == 0  # nothing half-made: no row without its file
+            analysis_id = _row(s, "cd" * 32).id
+        assert not local_leftovers(storage.store_for(app.config["SETTINGS"]))
+        # a delete is done once committed: the files it could not remove are left (and logged), not a 5xx
+        assert client.delete(f"/api/v1/analyses/{analysis_id}").status_code in (200, 204)
+        assert client.get(f"/api/v1/analyses/{analysis_id}").status_code == 404
+
+
+def test_a_maps_job_that_cannot_reach_the_store_gives_its_claim_back_for_the_retry(store_down):
+    from shared.models import Maps, Status
+    from worker import maps_task
+    from worker.pipeline import Resources
+
+    settings = Settings.from_env(**store_down)
+    engine = make_engine(settings.database_url)
+    with make_sessionmaker(engine)() as s:
+        a = Analysis(filename="a.jpg", sha256="ab" * 32, media_type="image/jpeg", size_bytes=1,
+                     status=Status.DONE, maps_state=Maps.PENDING)
+        s.add(a)
+        s.commit()
+        with pytest.raises(storage.Unavailable):  # worker.tasks retries on it
+            maps_task.make_maps(a.id, Resources(settings))
+        s.refresh(a)
+        assert a.maps_state == Maps.PENDING  # the retried delivery can claim it
+    engine.dispose()

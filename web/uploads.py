@@ -107,5 +107,5 @@ def no_orphans(session: Session, settings: Settings) -> Iterator[list[str]]:
         if created:
             try:
                 cleanup.remove_unused(session, storage.store_for(settings), set(created))
-            except (SQLAlchemyError, storage.Unavailable):  # the database or the store is away: keep the files
+            except SQLAlchemyError:  # the database is away: nothing can say whether the files are used, keep them
                 session.rollback()
