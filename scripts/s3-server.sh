@@ -85,16 +85,20 @@ trap 'exit 0' TERM INT
 ceph-mon -f --id a & pids+=($!)
 if (( new_cluster )); then
   timeout 30 ceph osd create >/dev/null
-  ceph osd crush add osd.0 1 root=default >/dev/null 2>&1
+  ceph osd crush add osd.0 1 root=default >/dev/null
   ceph-osd --id 0 --mkfs 2>>"$DIR/log/mkfs.log"
   touch "$DIR/mon/done"
 fi
 ceph-osd -f --id 0 & pids+=($!)
 radosgw -f -n client.rgw.s3 & pids+=($!)
 
-for _ in $(seq 300); do
-  curl -fso /dev/null "http://127.0.0.1:$PORT/" && break
-  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || { echo "s3-server: a daemon exited; see $DIR/log" >&2; exit 1; }; done
+# radosgw opens its port once it can serve (bash's /dev/tcp: the image has no curl)
+host=${BIND/#0.0.0.0/127.0.0.1}
+until (exec 3<>"/dev/tcp/$host/$PORT") 2>/dev/null; do
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null || { echo "s3-server: a daemon exited; see $DIR/log" >&2; exit 1; }
+  done
+  (( SECONDS < 300 )) || { echo "s3-server: radosgw did not answer in 300 s; see $DIR/log" >&2; exit 1; }
   sleep 0.1
 done
 
@@ -105,11 +109,12 @@ if ! radosgw-admin user info --uid s3 >/dev/null 2>&1; then
 elif [[ -n ${AWS_ACCESS_KEY_ID:-} ]]; then  # a restart given keys: make sure they work (idempotent)
   radosgw-admin key create --uid s3 --key-type s3 --access-key "$access" --secret-key "$secret" >/dev/null
 else  # a restart without keys: those generated the first time
-  access=$(sed -n 's/^AWS_ACCESS_KEY_ID=//p' "$DIR/s3.env"); secret=$(sed -n 's/^AWS_SECRET_ACCESS_KEY=//p' "$DIR/s3.env")
+  access=$(sed -n 's/^AWS_ACCESS_KEY_ID=//p' "$DIR/s3.env")
+  secret=$(sed -n 's/^AWS_SECRET_ACCESS_KEY=//p' "$DIR/s3.env")
 fi
 umask 077
-printf 'S3_ENDPOINT_URL=http://127.0.0.1:%s\nAWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n' \
-  "$PORT" "$access" "$secret" > "$DIR/s3.env"
+printf 'S3_ENDPOINT_URL=http://%s:%s\nAWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n' \
+  "$host" "$PORT" "$access" "$secret" > "$DIR/s3.env"
 touch "$DIR/ready"
 echo "s3-server: S3 on http://$BIND:$PORT (keys in $DIR/s3.env)" >&2
 wait -n
