@@ -42,6 +42,7 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     upload_dir: Path = Path()
     model_path: Path = ROOT / "models" / "ensemble.json"
+    model_batch: int = 32  # MODEL_BATCH: crops per forward pass; the CPU's measured best, raise it on a GPU
     queue: str = "analyses"  # interactive: single uploads (and the sweeper's re-sends of them)
     bulk_queue: str = "bulk"  # batch chunks
     maps_queue: str = "maps"  # thumbnails and forensic maps, made after the verdict
@@ -82,6 +83,7 @@ class Settings:
             "redis_url": env("REDIS_URL", cls.redis_url),
             "upload_dir": Path(env("UPLOAD_DIR", str(data_dir / "uploads"))).resolve(),
             "model_path": Path(env("MODEL_PATH", str(cls.model_path))).resolve(),
+            "model_batch": max(1, int(env("MODEL_BATCH", cls.model_batch))),
             "queue": env("CELERY_QUEUE", cls.queue),
             "bulk_queue": env("CELERY_BULK_QUEUE", cls.bulk_queue),
             "maps_queue": env("CELERY_MAPS_QUEUE", cls.maps_queue),

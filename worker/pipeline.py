@@ -37,13 +37,17 @@ class Resources:
     settings: Settings
     _detector: Any = None
     _exif: exif.ExifReader | None = None
+    device: str = ""  # where the detector runs ("CPU", "GPU:0 <name>"), known once it is loaded
 
     @property
     def detector(self):  # noqa: ANN201 - worker.detector.Detector, imported lazily (TensorFlow)
         if self._detector is None:
             from worker import detector
 
+            self.device = detector.use_gpu_if_present()
             self._detector = detector.load(str(self.settings.model_path))
+            for member in self._detector.members:
+                member.batch = self.settings.model_batch
         return self._detector
 
     @property
