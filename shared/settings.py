@@ -58,6 +58,7 @@ class Settings:
     max_batch_files: int = 1000
     max_batch_mb: int = 1024
     batch_chunk: int = 8
+    bulk_slice: int = 2  # BULK_SLICE: files run through the model at once inside a chunk; a person's upload waits for one slice at most
     webhook_retry_base_s: float = 10.0
     webhook_allow_private: bool = False  # callbacks to loopback/private/special addresses (local use only)
     webhook_connect_timeout_s: float = 3.0
@@ -99,6 +100,7 @@ class Settings:
             "max_batch_files": int(env("MAX_BATCH_FILES", cls.max_batch_files)),
             "max_batch_mb": int(env("MAX_BATCH_MB", cls.max_batch_mb)),
             "batch_chunk": int(env("BATCH_CHUNK", cls.batch_chunk)),
+            "bulk_slice": max(1, int(env("BULK_SLICE", cls.bulk_slice))),
             "webhook_retry_base_s": float(env("WEBHOOK_RETRY_BASE_S", cls.webhook_retry_base_s)),
             "webhook_allow_private": env("WEBHOOK_ALLOW_PRIVATE", "false").lower() in ("1", "true", "yes"),
             "webhook_connect_timeout_s": float(env("WEBHOOK_CONNECT_TIMEOUT_S", cls.webhook_connect_timeout_s)),
