@@ -16,7 +16,7 @@ from shared.settings import Settings
 from web import queue
 from web.params import IDEMPOTENCY_KEY_MAX, text_field
 from web.schemas import BATCH_NAME_MAX
-from web.services import enqueue, owned
+from web.services import Page, enqueue, owned
 from web.uploads import UploadError, no_orphans, refused, store
 
 
@@ -141,10 +141,28 @@ def get(session: Session, batch_id: str, owner: ApiKey | None) -> Batch | None:
 
 def counts(session: Session, batch: Batch) -> dict[str, int]:
     """How many of the batch's analyses are in each state."""
-    rows = session.execute(select(Analysis.status, func.count()).where(Analysis.batch_id == batch.id)
-                           .group_by(Analysis.status)).all()
-    found = dict(rows)
-    return {s: int(found.get(s, 0)) for s in (Status.QUEUED, Status.RUNNING, Status.DONE, Status.FAILED)}
+    return counts_of(session, [batch.id])[batch.id]
+
+
+def counts_of(session: Session, batch_ids: list[str]) -> dict[str, dict[str, int]]:
+    """counts() of several batches in one query (a listing page)."""
+    found: dict[str, dict[str, int]] = {i: {} for i in batch_ids}
+    if batch_ids:
+        rows = session.execute(select(Analysis.batch_id, Analysis.status, func.count())
+                               .where(Analysis.batch_id.in_(batch_ids)).group_by(Analysis.batch_id, Analysis.status))
+        for batch_id, status, n in rows:
+            found[batch_id][status] = int(n)
+    return {i: {s: c.get(s, 0) for s in (Status.QUEUED, Status.RUNNING, Status.DONE, Status.FAILED)}
+            for i, c in found.items()}
+
+
+def listing(session: Session, owner: ApiKey | None, page: int, per_page: int) -> tuple[Page, dict[str, dict]]:
+    """One page of the owner's batches, newest first, with the counts of each."""
+    base = owned(select(Batch), owner, Batch)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = list(session.scalars(base.order_by(Batch.created_at.desc(), Batch.id.desc())
+                                .offset((page - 1) * per_page).limit(per_page)))
+    return Page(rows, page, per_page, total), counts_of(session, [b.id for b in rows])
 
 
 def deliveries(session: Session, batch: Batch) -> list[WebhookDelivery]:

@@ -163,6 +163,9 @@ class AnalysisSummary(_Out):
     page_url: str | None = None
     label: Literal[LABELS] | None = Field(  # type: ignore[valid-type]
         None, description="the current reviewer label, in listings")
+    error: str | None = Field(None, description="why it failed (present when failed)")
+    preview_url: str | None = Field(None, description="the image upright and downscaled (JPEG), once done; "
+                                                      "absent once purged")
 
 
 class Similar(_Out):
@@ -180,9 +183,7 @@ class AnalysisDetail(AnalysisSummary):
     attempts: int | None = None
     pipeline_runs: int | None = None  # how many times the pipeline started on it (leases: once, unless a lease lapsed)
     model_version: str | None = None
-    error: str | None = None
     purged_at: str | None = None
-    preview_url: str | None = None  # the image upright and downscaled (JPEG); absent once purged
     # the thumbnail and forensic maps, made after the verdict: not_requested (a batch's item nobody opened yet)
     maps_state: Literal["not_requested", "pending", "ready", "failed"] | None = None
     maps_error: str | None = None  # why they failed
@@ -236,6 +237,8 @@ class BatchOut(_Out):
 
 class BatchList(_Out):
     items: list[BatchOut]
-    page: int | None = None
-    per_page: int | None = None
+    page: int
+    per_page: int
+    total: int
+    pages: int
 
