@@ -27,6 +27,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
 
     from web import api_batches, api_review, openapi, pages_data, pages_review  # noqa: F401 - register routes
+    from web import api_reanalysis, pages_reanalysis  # noqa: F401 - register routes
     from web import auth, commands, db, errors, params, queue, ratelimit, security
     from web.api import bp as api_bp
     from web.health import bp as health_bp

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from shared import labels, privacy, signals
 from shared.images import ACCEPTED
 from shared.models import LABEL_NOTE_MAX
-from web import batches, params, services
+from web import batches, params, reanalysis, services
 from web.db import get_session
 from web.uploads import UploadError
 
@@ -62,7 +62,7 @@ def result(analysis_id: str):
     similar = services.similar(get_session(), analysis, OWNER)
     return render_template("result.html", analysis=analysis, similar=similar, signals=signals.as_data(),
                            labels=labels.history(get_session(), analysis.id), label_choices=labels.LABELS,
-                           note_max=LABEL_NOTE_MAX)
+                           note_max=LABEL_NOTE_MAX, **reanalysis.page_context(get_session(), analysis, _settings()))
 
 
 @bp.post("/analyses/<analysis_id>/delete")
@@ -99,6 +99,7 @@ def history():
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("history.html", page=page, args=args, verdicts=params.VERDICTS,
                            sorts=services.SORTS, label_choices=labels.LABELS,
+                           model_versions=services.model_versions(get_session(), OWNER),
                            current=labels.current_for(get_session(), [a.id for a in page.items]))
 
 
@@ -108,7 +109,8 @@ def batch(batch_id: str):
     found = batches.get(get_session(), batch_id, OWNER)
     if found is None:
         abort(404)
-    return render_template("batch.html", batch=found, counts=batches.counts(get_session(), found))
+    return render_template("batch.html", batch=found, counts=batches.counts(get_session(), found),
+                           **reanalysis.page_context(get_session(), found, _settings()))
 
 
 @bp.get("/analyses/<analysis_id>/files/<name>")
