@@ -173,7 +173,8 @@ def test_what_cannot_be_reanalysed_gets_a_precise_answer(app, client):
                           content_type="multipart/form-data").get_json()
     item = client.get(refused["status_url"]).get_json()["items"][0]["id"]
     resp = reanalyse(client, item)
-    assert resp.status_code == 409 and "refused at upload (unsupported file type" in resp.get_json()["error"]
+    assert resp.status_code == 409 and "has no stored image to analyse again (unsupported file type" in \
+        resp.get_json()["error"]
     assert reanalyse(client, "no-such-id").status_code == 404
     assert [a.id for a in rows(app) if a.reanalysis_of] == []  # nothing was made
 
@@ -227,7 +228,7 @@ def test_a_batch_is_reanalysed_as_a_new_batch_on_the_bulk_queue(app, client, que
     assert again.status_code == 200 and again.get_json()["id"] == new["id"]
     copies = {a.filename: a for a in rows(app, batch_id=new["id"])}
     assert {n: a.reanalysis_of for n, a in copies.items()} == {n: items[n] for n in copies}
-    assert "was purged on" in copies["c.jpg"].error and "refused at upload" in copies["notes.txt"].error
+    assert "was purged on" in copies["c.jpg"].error and "no stored image" in copies["notes.txt"].error
     assert sorted(queued_ids(queue_name + "-bulk")) == sorted([copies["a.jpg"].id, copies["b.jpg"].id])
     assert redis.Redis.from_url(REDIS_URL).llen(queue_name) == 0
     with app.extensions["db_sessionmaker"]() as s:

@@ -17,7 +17,8 @@ from tests.test_reanalysis import NEW, OLD, finish, queued_ids, rows, upload
 INTERRUPT_AFTER = 4  # re-analyses the database lets the first run make
 
 SQLITE_TRIGGER = f"""CREATE TRIGGER interrupt BEFORE INSERT ON analyses
-WHEN NEW.reanalysis_of IS NOT NULL AND (SELECT count(*) FROM analyses WHERE reanalysis_of IS NOT NULL) >= {INTERRUPT_AFTER}
+WHEN NEW.reanalysis_of IS NOT NULL
+  AND (SELECT count(*) FROM analyses WHERE reanalysis_of IS NOT NULL) >= {INTERRUPT_AFTER}
 BEGIN SELECT RAISE(ABORT, 'interrupted'); END"""
 POSTGRES_TRIGGER = [f"""CREATE FUNCTION interrupt() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
   IF NEW.reanalysis_of IS NOT NULL AND (SELECT count(*) FROM analyses WHERE reanalysis_of IS NOT NULL)

@@ -38,7 +38,7 @@ def refusal(a: Analysis, settings: Settings) -> CannotReanalyse | None:
     if a.status in UNFINISHED:
         return CannotReanalyse(409, f"analysis {a.id} is {a.status}: it can be re-analysed once it has finished")
     if not a.sha256:
-        return CannotReanalyse(409, f"analysis {a.id} has no stored image: it was refused at upload ({a.error})")
+        return CannotReanalyse(409, f"analysis {a.id} has no stored image to analyse again ({a.error})")
     if a.purged_at is not None:
         return CannotReanalyse(410, f"the image of analysis {a.id} was purged on {a.purged_at:%Y-%m-%d} (retention); "
                                     "its verdict is kept, but it cannot be re-analysed")
