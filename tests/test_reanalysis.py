@@ -233,6 +233,8 @@ def test_a_batch_is_reanalysed_as_a_new_batch_on_the_bulk_queue(app, client, que
     assert redis.Redis.from_url(REDIS_URL).llen(queue_name) == 0
     with app.extensions["db_sessionmaker"]() as s:
         assert s.get(Batch, new["id"]).reanalysis_of == made["id"]
+    exported = {r["filename"]: r["reanalysis_of"] for r in client.get(new["results_url"] + "?format=json").get_json()}
+    assert exported == {n: items[n] for n in copies}  # its download names what each row re-ran
     # its page says what it re-ran, the old one's page links to it
     assert f'href="/batches/{made["id"]}"' in client.get(new["page_url"]).get_data(as_text=True)
     assert f'href="/batches/{new["id"]}"' in client.get(made["page_url"]).get_data(as_text=True)
