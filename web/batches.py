@@ -5,7 +5,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
@@ -83,7 +83,7 @@ def create(session: Session, files: list[FileStorage], settings: Settings, owner
             a.maps_state = None if a.status == Status.FAILED else Maps.PENDING  # refused files have no verdict
         batch, is_new = _save(session, owner, analyses, name, callback_url, idempotency_key)
     if is_new:
-        _enqueue(session, batch, analyses)
+        enqueue_items(session, batch, analyses)
     return batch, is_new
 
 
@@ -93,9 +93,9 @@ def _save(session: Session, owner: ApiKey | None, analyses: list[Analysis], name
     digest = hashlib.sha256(json.dumps([name, callback_url, [(a.filename, a.sha256, a.error) for a in analyses]])
                             .encode()).hexdigest()
     if idempotency_key:
-        earlier = _by_idempotency_key(session, owner, idempotency_key)
+        earlier = by_idempotency_key(session, owner, idempotency_key)
         if earlier is not None:
-            return _replay(earlier, digest)
+            return replay(earlier, digest)
     batch = Batch(api_key_id=owner.id if owner else None, name=(name or "")[:BATCH_NAME_MAX] or None,
                   callback_url=callback_url, idempotency_key=idempotency_key, request_sha256=digest,
                   total=len(analyses))
@@ -104,7 +104,7 @@ def _save(session: Session, owner: ApiKey | None, analyses: list[Analysis], name
         session.flush()
     except IntegrityError:  # the same key arrived concurrently: answer with that batch
         session.rollback()
-        return _replay(_by_idempotency_key(session, owner, idempotency_key), digest)
+        return replay(by_idempotency_key(session, owner, idempotency_key), digest)
     for a in analyses:
         a.batch_id, a.api_key_id = batch.id, batch.api_key_id
     session.add_all(analyses)
@@ -116,7 +116,8 @@ def _save(session: Session, owner: ApiKey | None, analyses: list[Analysis], name
     return batch, True
 
 
-def _enqueue(session: Session, batch: Batch, analyses: list[Analysis]) -> None:
+def enqueue_items(session: Session, batch: Batch, analyses: list[Analysis]) -> None:
+    """Enqueue the batch's queued analyses on the bulk queue; 503 (the batch is saved) when the broker is down."""
     queued = [a.id for a in analyses if a.status == Status.QUEUED]
     try:
         if queued:
@@ -125,11 +126,11 @@ def _enqueue(session: Session, batch: Batch, analyses: list[Analysis]) -> None:
         raise UploadError(503, f"{exc}; batch {batch.id} is saved and will run later") from None
 
 
-def _by_idempotency_key(session: Session, owner: ApiKey | None, key: str) -> Batch | None:
+def by_idempotency_key(session: Session, owner: ApiKey | None, key: str) -> Batch | None:
     return session.scalars(owned(select(Batch).where(Batch.idempotency_key == key), owner, Batch)).first()
 
 
-def _replay(batch: Batch, digest: str) -> tuple[Batch, bool]:
+def replay(batch: Batch, digest: str) -> tuple[Batch, bool]:
     if batch.request_sha256 != digest:
         raise UploadError(409, "this Idempotency-Key was already used with a different request body")
     return batch, False
@@ -176,6 +177,7 @@ def delete(session: Session, batch: Batch, settings: Settings) -> int:
     session.query(WebhookDelivery).filter(WebhookDelivery.batch_id == batch.id).delete()
     session.query(WebhookEvent).filter(WebhookEvent.kind == "batch", WebhookEvent.object_id == batch.id).delete()
     n = cleanup.delete_analyses(session, settings.upload_dir, items)
+    session.execute(update(Batch).where(Batch.reanalysis_of == batch.id).values(reanalysis_of=None))
     session.delete(batch)
     session.commit()
     return n

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from shared import archive, images, labels, privacy, signals
 from shared.images import ACCEPTED
 from shared.models import LABEL_NOTE_MAX
-from web import batches, params, serialize, services
+from web import batches, params, reanalysis, serialize, services
 from web.db import get_session
 from web.errors import json_error, wants_json
 from web.uploads import UploadError
@@ -74,7 +74,7 @@ def result(analysis_id: str):
     similar = services.similar(get_session(), analysis, OWNER)
     return render_template("result.html", analysis=analysis, similar=similar, signals=signals.as_data(),
                            labels=labels.history(get_session(), analysis.id), label_choices=labels.LABELS,
-                           note_max=LABEL_NOTE_MAX)
+                           note_max=LABEL_NOTE_MAX, **reanalysis.page_context(get_session(), analysis, _settings()))
 
 
 @bp.post("/analyses/<analysis_id>/delete")
@@ -111,6 +111,7 @@ def history():
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("history.html", page=page, args=args, verdicts=params.VERDICTS,
                            sorts=services.SORTS, label_choices=labels.LABELS,
+                           model_versions=services.model_versions(get_session(), OWNER),
                            current=labels.current_for(get_session(), [a.id for a in page.items]))
 
 
@@ -125,7 +126,8 @@ def batch(batch_id: str):
     except params.BadParam as exc:
         return render_template("error.html", status=400, message=str(exc)), 400
     return render_template("batch.html", batch=found, counts=batches.counts(get_session(), found),
-                           page=services.Page([], page_no, per_page, found.total))
+                           page=services.Page([], page_no, per_page, found.total),
+                           **reanalysis.page_context(get_session(), found, _settings()))
 
 
 @bp.get("/analyses/<analysis_id>/files/<name>")

@@ -26,6 +26,7 @@ FILENAME_MAX = Analysis.__table__.c.filename.type.length
 ID_MAX = Batch.__table__.c.id.type.length
 BATCH_NAME_MAX = Batch.__table__.c.name.type.length
 IDEMPOTENCY_KEY_MAX = Batch.__table__.c.idempotency_key.type.length
+MODEL_VERSION_MAX = Analysis.__table__.c.model_version.type.length
 CALLBACK_URL_MAX = callbacks.MAX_URL_LENGTH
 TrueFalse = Literal["true", "false"]
 
@@ -67,6 +68,8 @@ class AnalysisFilters(Paging):
     batch: str = Field(None, max_length=ID_MAX, description="a batch id")
     has_provenance: TrueFalse = None
     label: Literal[LABELS] = Field(None, description="the current reviewer label")  # type: ignore[valid-type]
+    model_version: str = Field(None, max_length=MODEL_VERSION_MAX, description="a model version, or its first "
+                                                                              "characters")
     disagrees: TrueFalse = Field(None, description="true: the label contradicts the verdict (label real and verdict "
                                                    "fake, or label fake and verdict real); false: it does not")
     created_after: str = Field(None, description="ISO 8601 date or date-time, e.g. 2026-01-31")
@@ -159,6 +162,8 @@ class AnalysisSummary(_Out):
     batch_id: str | None = None
     has_provenance: bool | None = None
     reused_from: str | None = None
+    model_version: str | None = Field(None, description="the model that made the verdict (SHA-256 of its files)")
+    reanalysis_of: str | None = Field(None, description="a re-analysis: the analysis it ran again")
     status_url: str
     page_url: str | None = None
     label: Literal[LABELS] | None = Field(  # type: ignore[valid-type]
@@ -173,6 +178,18 @@ class Similar(_Out):
     distance_bits: int
 
 
+class AnalysisLink(_Out):
+    """A related analysis (a re-analysis of this one)."""
+
+    id: str
+    status: Literal[STATUSES]  # type: ignore[valid-type]
+    verdict: Literal[VERDICTS] | None = None  # type: ignore[valid-type]
+    model_version: str | None = None
+    created_at: str
+    status_url: str
+    page_url: str
+
+
 class AnalysisDetail(AnalysisSummary):
     media_type: str | None = None
     size_bytes: int | None = None
@@ -183,6 +200,7 @@ class AnalysisDetail(AnalysisSummary):
     attempts: int | None = None
     pipeline_runs: int | None = None  # how many times the pipeline started on it (leases: once, unless a lease lapsed)
     model_version: str | None = None
+    error: str | None = None
     purged_at: str | None = None
     # the thumbnail and forensic maps, made after the verdict: not_requested (a batch's item nobody opened yet)
     maps_state: Literal["not_requested", "pending", "ready", "failed"] | None = None
@@ -192,6 +210,8 @@ class AnalysisDetail(AnalysisSummary):
     detectors: list[DetectorScore] | None = None
     result: dict[str, Any] | None = None
     similar: list[Similar] | None = None
+    reanalysed_by: list[AnalysisLink] | None = Field(None, description="its re-analyses, newest first")
+    comparison_url: str | None = Field(None, description="a re-analysis: what changed since the analysis it re-ran")
 
 
 class AnalysisList(_Out):

@@ -32,6 +32,8 @@ def summary(a: Analysis) -> dict[str, Any]:
         "batch_id": a.batch_id,
         "has_provenance": a.has_provenance,
         "reused_from": a.reused_from,
+        "model_version": a.model_version,
+        "reanalysis_of": a.reanalysis_of,
         "status_url": url_for("api.get_analysis", analysis_id=a.id, _external=False),
         "page_url": url_for("pages.result", analysis_id=a.id),
     }
@@ -67,7 +69,6 @@ def detail(a: Analysis, private: bool = False) -> dict[str, Any]:
         "started_at": _iso(a.started_at),
         "attempts": a.attempts,
         "pipeline_runs": a.pipeline_runs,
-        "model_version": a.model_version,
     }
     if a.purged_at:
         body["purged_at"] = _iso(a.purged_at)

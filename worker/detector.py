@@ -12,7 +12,6 @@ still be dropped in (.keras or .h5): it becomes an ensemble of one, its input si
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ import numpy as np
 from PIL import Image
 
 from models import preprocess
+from shared import model_version
+from shared.model_version import file_sha256
 from shared.settings import Settings
 from shared.verdict import Thresholds, band
 
@@ -29,15 +30,6 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "ensemble.json"
 DEFAULT_THRESHOLDS = {"fake": 0.7, "real": 0.3}
 PERTURBATIONS = ("original", "jpeg_q90", "jpeg_q75", "jpeg_q50", "scale_0.75", "scale_0.5")
 BATCH = Settings.model_batch  # crops per forward pass unless the worker's settings say otherwise
-
-
-def file_sha256(path) -> str:
-    """sha256 hex digest of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _sigmoid(z):
@@ -269,11 +261,8 @@ def _load(path: str) -> Ensemble:
         return Ensemble([load_member(path)])
     spec = json.loads(Path(path).read_text())
     members = [load_member(str(Path(path).parent / m["file"])) for m in spec["members"]]
-    h = hashlib.sha256(Path(path).read_bytes())
-    for m in members:
-        h.update(m.version.encode())
     return Ensemble(members, [m["weight"] for m in spec["members"]], spec.get("bias", 0.0), spec["thresholds"],
-                    version=h.hexdigest(), meta=spec)
+                    version=model_version.combine(Path(path).read_bytes(), [m.version for m in members]), meta=spec)
 
 
 def load(path: str | None = None) -> Ensemble:
