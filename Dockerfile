@@ -25,4 +25,4 @@ RUN pip install --no-cache-dir --no-deps -e . && useradd --create-home app && mk
 USER app
 ENV DATA_DIR=/data UPLOAD_DIR=/data/uploads APP_ENV=production
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "web:create_app()"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "web:create_app()"]

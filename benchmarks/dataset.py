@@ -134,3 +134,20 @@ def summary(images: list[BenchImage]) -> dict:
 
 def as_records(images: list[BenchImage]) -> list[dict]:
     return [asdict(i) for i in images]
+
+
+def variants(paths: list[str], n: int, out_dir: Path, tag: str) -> list[str]:
+    """n byte-distinct copies of JPEG files, cycling through paths: the same pixels with a JPEG comment
+    naming the copy, so the service's content-addressed reuse (same sha256, same model) cannot answer
+    them from an earlier analysis. Written once under out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(n):
+        target = out_dir / f"{tag}-{i:04d}.jpg"
+        if not target.exists():
+            data = Path(paths[i % len(paths)]).read_bytes()
+            comment = f"deepfake-bench {tag} {i}".encode()
+            segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment  # COM, right after SOI
+            target.write_bytes(data[:2] + segment + data[2:])
+        out.append(str(target))
+    return out

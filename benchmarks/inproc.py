@@ -35,6 +35,21 @@ def run(paths: list[str], res, derived_root: Path | None = None) -> dict:
             "stages": stage_summary(timings)}
 
 
+def per_file_ms(paths: list[str], res) -> list[float]:
+    """Each file's `analyze_file` time alone (no maps), as a single upload's worker runs it."""
+    from worker.pipeline import analyze_file
+
+    out = []
+    for p in paths:
+        t = time.perf_counter()
+        try:
+            analyze_file(Path(p), res)
+        except AnalysisError:
+            continue
+        out.append(round(1000 * (time.perf_counter() - t), 1))
+    return out
+
+
 def count_crops(det) -> list:
     """Record every batch the pipeline sends to ``det.predict`` (remove with ``del det.predict``)."""
     seen: list = []

@@ -39,11 +39,14 @@ ROWS = [
     ("2 pipeline in-process (CLI path)", "pipeline_ips", "img/s"),
     ("3 end to end through the API", "end_to_end_ips", "img/s"),
     ("  end to end / raw model (same batch, workers)", "end_to_end_vs_raw_ratio", "x"),
-    ("  end to end / pipeline in-process", "end_to_end_vs_pipeline_ratio", "x"),
+    ("  bulk end to end / pipeline in-process (no maps)", "bulk_e2e_vs_pipeline_ratio", "x"),
     ("  model forward passes per upload (mean)", "forward_passes_per_upload", ""),
     ("  end to end, forward passes/s / raw model", "end_to_end_forward_utilisation", "x"),
-    ("4 single upload p50", "single_upload_p50_ms", "ms"),
-    ("4 single upload p95", "single_upload_p95_ms", "ms"),
+    ("4 single upload, verdict p50", "single_verdict_p50_ms", "ms"),
+    ("4 single upload, verdict p95", "single_verdict_p95_ms", "ms"),
+    ("  the same files in-process, p50", "pipeline_single_p50_ms", "ms"),
+    ("  single verdict p50 while a batch runs", "single_verdict_p50_under_bulk_ms", "ms"),
+    ("  maps ready after the verdict, p50", "maps_ready_p50_ms", "ms"),
     ("5 status endpoint, in progress", "status_rps", "req/s"),
     ("5 status endpoint p99", "status_p99_ms", "ms"),
     ("5 status endpoint, done (full result)", "status_done_rps", "req/s"),
@@ -60,7 +63,8 @@ def table(r: dict) -> str:
         value = extra.get(key, r.get(key))
         lines.append(f"{label:<50} {value!s:>16}  {unit}")
     lines.append("")
-    lines.append(f"batch_size={r.get('batch_size')} workers={r.get('workers')} n_images={r.get('n_images')} "
+    lines.append(f"device={r.get('device')} worker={r.get('worker_devices')} "
+                 f"batch_size={r.get('batch_size')} workers={r.get('workers')} n_images={r.get('n_images')} "
                  f"model={str(r.get('machine', {}).get('model_sha256'))[:12]}")
     for name, t in r.get("targets", {}).items():
         lines.append(f"target {name:<28} {'MET ' if t['met'] else 'MISSED'}  {t['detail']}")

@@ -52,7 +52,7 @@ class Stack:
         while "".join(self.worker.log).count("worker process ready") < self.concurrency:
             time.sleep(0.2)  # every pool process has its model loaded
         self.worker_start_s = time.perf_counter() - t
-        self.web = WebServer(self.overrides)
+        self.web = WebServer(self.overrides, workers=None)  # `make run`'s web settings (gunicorn.conf.py)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -131,21 +131,67 @@ class Stack:
                 "upload_phase_s": round(uploaded_s, 2), "wall_s": round(wall, 2),
                 "ips": round(len(done) / wall, 3), "per_analysis": per, "ids": ids}
 
-    def single_latency(self, paths: list[str], poll_s: float = 0.02) -> list[dict]:
-        """One upload at a time on the idle service: upload → 'done' seen through the status endpoint."""
+    def single_latency(self, paths: list[str], poll_s: float = 0.02, maps: bool = True) -> list[dict]:
+        """One upload at a time: upload → verdict (`done`) seen through the status endpoint, then, with
+        maps, verdict → maps `ready` the same way (the next upload waits for them, so maps never delay it)."""
         http = requests.Session()
         out = []
         for p in paths:
             t0 = time.perf_counter()
             sub = self.upload(http, p)
-            while True:
-                body = http.get(f"{self.web.url}{sub['status_url']}", timeout=30).json()
-                if body["status"] in Status.FINAL:
-                    break
-                time.sleep(poll_s)
-            out.append({"ms": round(1000 * (time.perf_counter() - t0), 1), "status": body["status"],
-                        "total_s": (body.get("result") or {}).get("timings", {}).get("total_s")})
+            body = self._poll(http, sub["status_url"], lambda b: b["status"] in Status.FINAL, poll_s)
+            t_verdict = time.perf_counter()
+            sample = {"ms": round(1000 * (t_verdict - t0), 1), "status": body["status"],
+                      "total_s": (body.get("result") or {}).get("timings", {}).get("total_s")}
+            if maps and body["status"] == Status.DONE:
+                body = self._poll(http, sub["status_url"], lambda b: b.get("maps_state") in ("ready", "failed"), poll_s)
+                sample |= {"maps_ms": round(1000 * (time.perf_counter() - t_verdict), 1), "maps_state": body["maps_state"]}
+            out.append(sample)
         return out
+
+    def _poll(self, http: requests.Session, status_url: str, until, poll_s: float, timeout: float = 300) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            body = http.get(f"{self.web.url}{status_url}", timeout=30).json()
+            if until(body) or time.monotonic() > deadline:
+                return body
+            time.sleep(poll_s)
+
+    def under_bulk(self, single_paths: list[str], bulk_paths: list[str], per_request: int = 50) -> dict:
+        """Single uploads, one at a time, while a batch of bulk_paths runs: submitted as batches, the
+        singles start once the worker has begun the bulk work. The bulk is left unfinished (the stack
+        is thrown away); what it did meanwhile is reported."""
+        def submit() -> None:
+            s = requests.Session()
+            for i in range(0, len(bulk_paths), per_request):
+                handles = [open(p, "rb") for p in bulk_paths[i:i + per_request]]
+                try:
+                    r = s.post(f"{self.web.url}/api/v1/batches", timeout=600, files=[
+                        ("files", (Path(f.name).name, f, "image/jpeg")) for f in handles])
+                finally:
+                    for f in handles:
+                        f.close()
+                r.raise_for_status()
+
+        submitter = threading.Thread(target=submit, daemon=True)
+        batch_rows = select(func.count()).select_from(Analysis).where(Analysis.batch_id.is_not(None))
+        with self.sessions() as s:
+            done_before = s.scalar(batch_rows.where(Analysis.status.in_(Status.FINAL)))
+            t0 = time.time()
+            submitter.start()
+            while not s.scalar(batch_rows.where(Analysis.status.in_(Status.FINAL))) > done_before:
+                time.sleep(0.1)  # the bulk is running: its first files are done
+                s.expire_all()
+            started = s.scalar(batch_rows.where(Analysis.status.in_(Status.FINAL)))
+            samples = self.single_latency(single_paths, maps=False)
+            s.expire_all()
+            done_meanwhile = s.scalar(batch_rows.where(Analysis.status.in_(Status.FINAL))) - started
+        t1 = time.time()
+        submitter.join()
+        with self.sessions() as s:
+            waiting = s.scalar(batch_rows.where(Analysis.status.not_in(Status.FINAL)))
+        return {"samples": samples, "bulk_files": len(bulk_paths), "bulk_done_during_singles": done_meanwhile,
+                "bulk_still_waiting_after": waiting, "singles_window_s": round(t1 - t0, 1)}
 
     def status_without_rate_limit(self, analysis_id: str, seconds: float) -> dict:
         """The in-progress status load again on a second web server with the rate limiter off (a lever)."""

@@ -30,8 +30,8 @@ fi
 # (worker/celery_app.py). For dedicated pools run one worker per queue, e.g. WORKER_QUEUES=maps for the maps.
 .venv/bin/celery -A worker.celery_app worker --loglevel=INFO --concurrency="${WORKER_CONCURRENCY:-1}" \
   --hostname="worker-$$@%h" & pids+=($!)
-.venv/bin/gunicorn --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-2}" --threads 4 --access-logfile - \
-  "web:create_app()" & pids+=($!)
+export HOST PORT  # gunicorn.conf.py: bind, WEB_WORKERS (2) processes of WEB_THREADS (4) threads
+.venv/bin/gunicorn "web:create_app()" & pids+=($!)
 echo
 echo "deepfake-detect is running at http://$HOST:$PORT/  (Ctrl-C to stop)"
 wait -n "${pids[@]}"

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+EXTENSIONS = [".zip"]  # a hint for the upload page; is_zip() decides
 MAX_RATIO = 200  # uncompressed/compressed; real images compress far less than this
 
 

@@ -48,13 +48,15 @@ def delete_analyses(session: Session, store: Store, analyses: list[Analysis]) ->
     """Delete rows and, after the commit, the files no other analysis shares.
 
     Their batches' totals shrink with them (so progress still reaches 1.0), and analyses answered from a
-    deleted one stop naming it.
+    deleted one, or re-analysing it, stop naming it.
     """
     ids = {a.id for a in analyses}
     shas = {a.sha256 for a in analyses}
     for batch_id, n in Counter(a.batch_id for a in analyses if a.batch_id).items():
         session.execute(update(Batch).where(Batch.id == batch_id).values(total=Batch.total - n))
     session.execute(update(Analysis).where(Analysis.reused_from.in_(ids)).values(reused_from=None)
+                    .execution_options(synchronize_session=False))
+    session.execute(update(Analysis).where(Analysis.reanalysis_of.in_(ids)).values(reanalysis_of=None)
                     .execution_options(synchronize_session=False))
     for a in analyses:
         session.delete(a)

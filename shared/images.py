@@ -4,7 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-ACCEPTED = "JPEG, PNG, WebP, TIFF, BMP, GIF, HEIC/HEIF"
+# The usual file-name extensions of each accepted type: only a hint for the browser's file picker and the upload
+# page's early check (a folder's other files are left out); the server decides by the bytes (sniff).
+EXTENSIONS = {"JPEG": (".jpg", ".jpeg", ".jpe", ".jfif"), "PNG": (".png",), "WebP": (".webp",),
+              "TIFF": (".tif", ".tiff"), "BMP": (".bmp",), "GIF": (".gif",), "HEIC/HEIF": (".heic", ".heif", ".avif")}
+EXTENSIONS_LIST = [ext for exts in EXTENSIONS.values() for ext in exts]
+ACCEPTED = ", ".join(EXTENSIONS)  # "JPEG, PNG, WebP, TIFF, BMP, GIF, HEIC/HEIF"
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif"}
 
 

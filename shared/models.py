@@ -20,6 +20,7 @@ def new_id() -> str:
 
 
 LEASE_OWNER_LENGTH = 100
+IDEMPOTENCY_KEY_LENGTH = 200
 
 
 class Base(DeclarativeBase):
@@ -65,11 +66,12 @@ class Batch(Base):
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
     name: Mapped[str | None] = mapped_column(String(200))
     callback_url: Mapped[str | None] = mapped_column(Text)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(IDEMPOTENCY_KEY_LENGTH))
     request_sha256: Mapped[str | None] = mapped_column(String(64))  # same key with another body is refused
     total: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reanalysis_of: Mapped[str | None] = mapped_column(String(36), index=True)  # re-runs this batch's analyses
 
 
 class WebhookDelivery(Base):
@@ -129,10 +131,25 @@ class Maps:
     PENDING, RUNNING, READY, FAILED = "pending", "running", "ready", "failed"
 
 
+UNFINISHED = text(f"status IN ('{Status.QUEUED}', '{Status.RUNNING}')")
+KEYED_IDEMPOTENCY = text("idempotency_key IS NOT NULL")
+KEYLESS_IDEMPOTENCY = text("api_key_id IS NULL AND idempotency_key IS NOT NULL")
+
+
 class Analysis(Base):
     """One uploaded image and everything the worker found about it."""
 
     __tablename__ = "analyses"
+    __table_args__ = (
+        # a re-analysis request's Idempotency-Key, per owner (NULLs are distinct, so the keyless user has its own)
+        Index("uq_analyses_key_idempotency", "api_key_id", "idempotency_key", unique=True,
+              sqlite_where=KEYED_IDEMPOTENCY, postgresql_where=KEYED_IDEMPOTENCY),
+        Index("uq_analyses_keyless_idempotency", "idempotency_key", unique=True,
+              sqlite_where=KEYLESS_IDEMPOTENCY, postgresql_where=KEYLESS_IDEMPOTENCY),
+        # at most one unfinished re-analysis of an analysis: a double click or a retried request finds that one
+        Index("uq_analyses_unfinished_reanalysis", "reanalysis_of", unique=True,
+              sqlite_where=UNFINISHED, postgresql_where=UNFINISHED),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
@@ -161,7 +178,7 @@ class Analysis(Base):
     verdict: Mapped[str | None] = mapped_column(String(16), index=True)
     fake_probability: Mapped[float | None] = mapped_column(Float)
     metadata_score: Mapped[float | None] = mapped_column(Float)
-    model_version: Mapped[str | None] = mapped_column(String(64))
+    model_version: Mapped[str | None] = mapped_column(String(64), index=True)
     has_provenance: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
     phash: Mapped[str | None] = mapped_column(String(16), index=True)  # 64-bit difference hash, hex
     reused_from: Mapped[str | None] = mapped_column(String(36))  # answered from this earlier analysis
@@ -169,6 +186,9 @@ class Analysis(Base):
     maps_state: Mapped[str | None] = mapped_column(String(16))  # Maps.*; NULL: not asked for
     maps_error: Mapped[str | None] = mapped_column(Text)  # why the maps failed
     maps_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the maps task's claim
+    # a re-analysis: the analysis whose stored file it runs again with the current model (never answered by reuse)
+    reanalysis_of: Mapped[str | None] = mapped_column(String(36), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(IDEMPOTENCY_KEY_LENGTH))  # the re-analysis request's
     # reasons, evidence, robustness scores, thresholds, maps: everything needed to explain the verdict later
     result: Mapped[dict[str, Any] | None] = deferred(mapped_column(JSON))
     # exiftool's output, grouped by family; large and only read by the metadata page

@@ -57,6 +57,15 @@ class Thresholds:
 # their chunks) all 0.30 = "mid", so metadata never decides them.
 DEFAULT_THRESHOLDS = Thresholds()
 
+# What each threshold decides (the bands above), for people reading a report of a verdict.
+MEANINGS = {
+    "model_fake": "the detectors' combined fake probability at or above which they call the image AI-generated",
+    "model_real": "the combined fake probability at or below which the detectors call the image a real photo",
+    "meta_real": "the metadata score at or above which the file looks like a camera original",
+    "meta_fake": "the metadata score at or below which the file shows no camera origin or shows editing",
+}
+assert set(MEANINGS) == set(Thresholds.__dataclass_fields__), "every threshold has its meaning"
+
 
 def band(fake_probability: float, t: Thresholds = DEFAULT_THRESHOLDS) -> str:
     """Which side of the model's thresholds a probability falls: "fake", "real" or "between"."""

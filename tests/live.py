@@ -93,15 +93,16 @@ def free_port() -> int:
 class WebServer:
     """gunicorn serving the app factory, as `make run` does."""
 
-    def __init__(self, overrides: dict, env: dict | None = None):
+    def __init__(self, overrides: dict, env: dict | None = None, workers: int | None = 1):
+        """workers=None: gunicorn.conf.py's processes and threads, exactly as `make run` serves."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # the server's log (tracebacks of 500s) goes to a file a failing test can show
         self.log_path = Path(tempfile.mkstemp(prefix="web-", suffix=".log")[1])
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4",
-                 "web:create_app()"], cwd=ROOT, env=service_env(overrides) | (env or {}),
+                [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}",
+                 *(["--workers", str(workers), "--threads", "4"] if workers else []), "web:create_app()"], cwd=ROOT, env=service_env(overrides) | (env or {}),
                 stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

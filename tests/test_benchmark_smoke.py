@@ -73,13 +73,28 @@ def test_python_load_generator_against_a_local_server():
 
 
 def test_derive_and_table_name_every_target():
-    r = {"raw_model_ips": 40.0, "end_to_end_ips": 1.0, "pipeline_ips": 1.2, "forward_passes_per_upload": 20,
-         "single_upload_p50_ms": 900.0, "model_batch1_ms": 25.0, "status_rps": 800.0, "status_p99_ms": 60.0,
-         "worker_peak_rss_mb": 900.0}
+    r = {"raw_model_ips": 40.0, "end_to_end_ips": 1.0, "pipeline_ips": 1.25, "forward_passes_per_upload": 20,
+         "single_verdict_p50_ms": 400.0, "pipeline_single_p50_ms": 300.0, "single_verdict_p50_under_bulk_ms": 900.0,
+         "maps_ready_p50_ms": 700.0, "status_rps": 800.0, "status_p99_ms": 60.0, "worker_peak_rss_mb": 900.0}
     run.derive(r)
-    assert r["end_to_end_vs_raw_ratio"] == 0.025 and len(r["targets"]) == 4
+    assert r["end_to_end_vs_raw_ratio"] == 0.025 and r["bulk_e2e_vs_pipeline_ratio"] == 0.8
+    met = {name: t["met"] for name, t in r["targets"].items()}
+    assert met == {"bulk e2e >= 0.8 x pipeline": True, "single verdict p50 <= in-process + 60 ms": False,
+                   "under bulk <= 2 x idle": False, "maps ready <= 1500 ms after verdict": True,
+                   "status >= 1000 req/s, p99 < 50": False, "worker RSS <= 1536 MB": True}
     text = report.table(r)
     assert "MISSED" in text and "MET" in text
+
+
+def test_variants_are_byte_distinct_copies_of_the_same_pixels(tmp_path):
+    from benchmarks import dataset
+
+    src = tmp_path / "a.jpg"
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(src, quality=90)
+    out = dataset.variants([str(src)], 3, tmp_path / "v", "t")
+    assert len({Path(p).read_bytes() for p in out}) == 3  # three sha256s: reuse cannot answer them
+    with Image.open(src) as a, Image.open(out[2]) as b:
+        assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_committed_results_have_the_issue_keys():

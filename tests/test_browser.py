@@ -29,6 +29,15 @@ def live(tmp_path_factory):
         worker.stop()
 
 
+def upload(page, base_url: str, photo: Path, timeout_ms: int = 120_000) -> str:
+    """Upload a file from the upload page and wait for its verdict on the result page; that page's URL."""
+    page.goto(base_url + "/")
+    page.set_input_files("#file", str(photo))
+    page.click("#submit")
+    page.wait_for_selector("#verdict-box:not([hidden])", timeout=timeout_ms)
+    return page.url
+
+
 @pytest.fixture(scope="module")
 def page():
     from playwright.sync_api import sync_playwright

@@ -4,9 +4,17 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import camera_like_jpeg
-from tests.test_browser import ARGS, CHROMIUM, live  # noqa: F401 - live: a stack of this module's own
+from tests.test_browser import ARGS, CHROMIUM, live, upload  # noqa: F401 - live: a stack of this module's own
 
 pytestmark = pytest.mark.slow
+
+
+def set_label(page, label: str, note: str) -> None:
+    """Set a label with a note from the result page's review form, and wait for the page to show it."""
+    page.select_option("#label", label)
+    page.fill("#label-note", note)
+    page.click("#label-submit")
+    page.wait_for_selector("#current-label")
 
 
 def test_label_on_the_result_page_then_history_filter_then_evaluation(live, tmp_path):  # noqa: F811
@@ -17,18 +25,11 @@ def test_label_on_the_result_page_then_history_filter_then_evaluation(live, tmp_
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page()
         try:
-            page.goto(live.url + "/")
-            page.set_input_files("#file", str(photo))
-            page.click("#submit")
-            page.wait_for_selector("#verdict-box:not([hidden])", timeout=120_000)
+            result_url = upload(page, live.url, photo)
             verdict = page.inner_text("#verdict")
-            result_url = page.url
             # the opposite label where the verdict took a side, so the disagreement filter has something to show
             label = "real" if verdict == "fake" else "fake"
-            page.select_option("#label", label)
-            page.fill("#label-note", "checked with the photographer")
-            page.click("#label-submit")
-            page.wait_for_selector("#current-label")
+            set_label(page, label, "checked with the photographer")
             assert page.url == result_url and page.inner_text("#current-label") == label
             assert "by local" in page.inner_text("#label-history")
 

@@ -126,3 +126,28 @@ def test_attention_map_covers_normalised_image(tiny):
     w, h = preprocess.normalise(img, det.input_size).size
     assert heat.shape == (h, w) and heat.dtype == np.float32
     assert 0 <= heat.min() and heat.max() <= 1
+
+
+def test_model_batch_setting_slices_the_forward_pass_without_changing_scores(tiny, tmp_path, monkeypatch):
+    """MODEL_BATCH (a GPU wants larger batches) reaches every member the worker loads; the scores stay the same."""
+    from shared.settings import Settings
+    from worker.pipeline import Resources
+
+    monkeypatch.setenv("MODEL_BATCH", "3")
+    res = Resources(Settings.from_env(data_dir=tmp_path, model_path=tiny))
+    det = res.detector
+    import tensorflow as tf
+
+    has_gpu = bool(tf.config.list_physical_devices("GPU"))
+    assert res.device.startswith("GPU:0") if has_gpu else res.device == "CPU"
+    member = det.members[0]
+    assert member.batch == 3
+    sizes = []
+    forward = member._compiled_forward()
+    member._forward = lambda x: sizes.append(len(x)) or forward(x)
+    crops = np.random.default_rng(0).integers(0, 256, (7, 64, 64, 3), dtype=np.uint8)
+    sliced = member.predict(crops)
+    assert sizes == [3, 3, 1]
+    member.batch, member._forward = 32, forward
+    assert np.allclose(sliced, member.predict(crops), atol=1e-6)
+    res.close()

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from models import preprocess
+from shared import model_version
 from worker import detector
 
 
@@ -102,12 +103,14 @@ def test_single_keras_file_is_an_ensemble_of_one(tmp_path):
     ens = detector.load(str(path))
     assert [m.name for m in ens.members] == ["solo"] and ens.thresholds == {"fake": 0.9, "real": 0.1}
     assert ens.score_images([_img(90, 90)])[0] == pytest.approx(0.6, abs=1e-5)
-    assert ens.version == detector.file_sha256(path)
+    assert ens.version == detector.file_sha256(path) == model_version.of(path)
 
 
 def test_version_changes_with_any_member(tmp_path):
     _write(_constant_model(0.6, 64, "a"), tmp_path / "a.keras", name="a")
     spec = _spec(tmp_path, [{"file": "a.keras", "name": "a", "weight": 1.0}])
     first = detector._load.__wrapped__(str(spec)).version
+    assert model_version.of(spec) == first  # what the web tier computes without loading the model
     _write(_constant_model(0.7, 64, "a"), tmp_path / "a.keras", name="a")
     assert detector._load.__wrapped__(str(spec)).version != first
+    assert model_version.of(spec) == detector._load.__wrapped__(str(spec)).version

@@ -97,6 +97,7 @@ def test_a_done_analysis_and_its_batch_match_the_document(database_url, tmp_path
             assert body["status"] == "done", body.get("error") or "".join(worker.log)[-3000:]
             check(client.get(status_url), "/api/v1/analyses/{analysis_id}", "get")
             check(client.get(status_url + "?private=true"), "/api/v1/analyses/{analysis_id}", "get")
+            check(client.get(status_url + "/report"), "/api/v1/analyses/{analysis_id}/report", "get")
             check(client.get("/api/v1/analyses?status=done"), "/api/v1/analyses", "get")
             check(client.get(batch["status_url"]), "/api/v1/batches/{batch_id}", "get")
             results = client.get(batch["results_url"] + "?format=json")

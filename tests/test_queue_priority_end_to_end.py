@@ -1,7 +1,8 @@
 """Bulk never blocks a person (issue 12): with one worker busy on a 40-image batch, a single upload overtakes it.
 
-Single uploads, batch chunks and maps have their own queues, and a worker takes from them in priority order,
-so the upload waits at most for the chunk that is running, not for the whole batch.
+Single uploads, batch chunks and maps have their own queues, and a worker takes from them in priority order;
+a running chunk yields between its slices of BULK_SLICE files, so the upload waits at most for one slice, not
+for the chunk, let alone the whole batch.
 """
 from __future__ import annotations
 
@@ -16,15 +17,15 @@ from tests.conftest import make_jpeg
 from tests.live import Worker, app_for, emptied, isolated, wait_final
 
 pytestmark = pytest.mark.slow
-CHUNK = 4
+CHUNK, SLICE = 6, 2
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def stack(request, tmp_path):
     url = emptied(request.getfixturevalue("postgres_url")) if request.param == "postgres" else None
     overrides = isolated(tmp_path, "priority", url, batch_chunk=CHUNK)
-    with app_for(overrides) as app:
-        worker = Worker(overrides, env={"BATCH_CHUNK": str(CHUNK)}).wait_ready()  # every queue, one at a time
+    with app_for(overrides) as app:  # every queue, one job at a time
+        worker = Worker(overrides, env={"BATCH_CHUNK": str(CHUNK), "BULK_SLICE": str(SLICE)}).wait_ready()
         yield app, worker
         worker.stop()
 
@@ -53,8 +54,10 @@ def test_a_single_upload_gets_its_verdict_while_a_batch_of_40_runs(stack):
     assert len(items) == 40 and all(a.status == "done" for a in items)
     last = max(a.finished_at for a in items)
     assert person.finished_at < last, "the single upload waited for the whole batch"
-    # it overtook the queued chunks: only the running one (and at most the next, already fetched) went first
-    assert sum(a.started_at > person.started_at for a in items) >= 40 - 3 * CHUNK
+    # it overtook the queued chunks, and the running chunk yielded: no slice started after the upload was
+    # queued (one may have begun in the moment between its row's commit and its job's publication)
+    assert sum(person.created_at < a.started_at < person.started_at for a in items) <= SLICE
+    assert "chunk yields to a single upload" in "".join(worker.log)
     wait = (person.started_at - person.created_at).total_seconds()
     batch_s = (last - min(a.started_at for a in items)).total_seconds()
     assert wait < batch_s / 3, (wait, batch_s)

@@ -52,6 +52,20 @@ def test_sweep_requeues_lost_work_only(app, overrides):
     sweeper.engine.dispose()
 
 
+def test_lost_reanalyses_go_back_on_the_bulk_queue(app, overrides):
+    """The bulk re-analysis command saves thousands of rows; re-sent after an outage they must not crowd people out."""
+    old = utcnow() - timedelta(minutes=10)
+    person = _add(app, status=Status.QUEUED, created_at=old)
+    rerun = _add(app, status=Status.QUEUED, created_at=old, reanalysis_of=person)
+    sweeper = _sweeper(overrides)
+    client = redis.Redis.from_url(REDIS_URL)
+    client.set(epoch_key(sweeper.settings), "now")
+    assert sweeper.sweep_once() == 2
+    assert _queued_ids(overrides["queue"]) == [person] and _queued_ids(overrides["bulk_queue"]) == [rerun]
+    client.delete(epoch_key(sweeper.settings))
+    sweeper.engine.dispose()
+
+
 def test_maps_jobs_are_sent_again_only_when_the_broker_lost_them(app, overrides):
     pending = _add(app, status=Status.DONE, maps_state=Maps.PENDING)
     running = _add(app, status=Status.DONE, maps_state=Maps.RUNNING, maps_started_at=utcnow())

@@ -29,6 +29,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     storage.store_for(settings).prune_scratch(settings.scratch_max_age_s)
 
     from web import api_batches, api_review, openapi, pages_data, pages_review  # noqa: F401 - register routes
+    from web import api_report, pages_report  # noqa: F401 - an analysis's report (issue 13)
+    from web import pages_batches  # noqa: F401 - the batch pages' routes
+    from web import api_reanalysis, pages_reanalysis  # noqa: F401 - register routes
     from web import auth, commands, db, errors, params, queue, ratelimit, security
     from web.api import bp as api_bp
     from web.health import bp as health_bp

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 from spectree import Response
 
-from web import auth, params, review, schemas, serialize, services
+from web import auth, params, reanalysis, review, schemas, serialize, services
 from web.batches import check_callback
 from web.db import get_session
 from web.errors import json_error
@@ -58,10 +58,10 @@ def get_analysis(analysis_id: str):
 
 
 def analysis_json(analysis, owner, private: bool = False) -> dict:
-    """The status body of an analysis with its near-duplicates (the API and the result page's poll)."""
+    """The status body of an analysis with its near-duplicates and re-analysis links (the API and the page's poll)."""
     body = serialize.detail(analysis, private=private)
     body["similar"] = [serialize.similar(a, d) for a, d in services.similar(get_session(), analysis, owner)]
-    return body
+    return body | reanalysis.links(get_session(), analysis)
 
 
 @bp.get("/analyses/<analysis_id>/files/<name>")
@@ -109,7 +109,8 @@ def delete_analysis(analysis_id: str):
 @bp.get("/analyses")
 @spec.validate(query=schemas.AnalysisFilters, resp=responses(HTTP_200=schemas.AnalysisList))
 def list_analyses():
-    """Past analyses with filters (verdict, label, disagrees, status, filename, batch, has_provenance, dates)."""
+    """Past analyses with filters (verdict, label, disagrees, model_version, status, filename, batch, provenance,
+    dates)."""
     page, per_page = params.paging(request.args, current_app.config["SETTINGS"].page_size)
     result = services.list_analyses(get_session(), page, per_page, auth.current_key(), params.filters(request.args))
     return jsonify({"items": review.summaries(get_session(), result.items), "page": result.page,

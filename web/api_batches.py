@@ -5,7 +5,7 @@ from flask import Response, current_app, jsonify, request, url_for
 from sqlalchemy import select
 
 from shared.models import Analysis, Batch
-from web import auth, batches, export, params, schemas, serialize, services
+from web import auth, batches, export, params, schemas, serialize
 from web.api import bp
 from web.openapi import documented, responses, spec
 from web.db import get_session
@@ -38,13 +38,11 @@ def create_batch():
 @bp.get("/batches")
 @spec.validate(query=schemas.Paging, resp=responses(HTTP_200=schemas.BatchList))
 def list_batches():
-    """The caller's batches, newest first."""
+    """The caller's batches, newest first, with their counts."""
     page, per_page = params.paging(request.args, current_app.config["SETTINGS"].page_size)
-    session = get_session()
-    rows = session.scalars(services.owned(select(Batch), auth.current_key(), Batch)
-                           .order_by(Batch.created_at.desc()).offset((page - 1) * per_page).limit(per_page))
-    return jsonify({"items": [serialize.batch_summary(b, batches.counts(session, b)) for b in rows],
-                    "page": page, "per_page": per_page})
+    found, counts = batches.listing(get_session(), auth.current_key(), page, per_page)
+    return jsonify({"items": [serialize.batch_summary(b, counts[b.id]) for b in found.items], "page": found.page,
+                    "per_page": found.per_page, "total": found.total, "pages": found.pages})
 
 
 @bp.get("/batches/<batch_id>")
@@ -54,15 +52,19 @@ def get_batch(batch_id: str):
     batch = _batch_or_404(batch_id)
     if isinstance(batch, Response):
         return batch
+    return jsonify(batch_json(batch, *params.paging(request.args, 100)))
+
+
+def batch_json(batch: Batch, page: int, per_page: int) -> dict:
+    """A batch's state with one page of its analyses (the API and the batch page's poll)."""
     session = get_session()
-    page, per_page = params.paging(request.args, 100)
     items = session.scalars(select(Analysis).where(Analysis.batch_id == batch.id)
                             .order_by(Analysis.created_at, Analysis.id).offset((page - 1) * per_page).limit(per_page))
     body = serialize.batch_summary(batch, batches.counts(session, batch))
     body["items"] = [serialize.summary(a) for a in items]
     body["page"], body["per_page"] = page, per_page
     body["webhook_deliveries"] = [serialize.delivery(d) for d in batches.deliveries(session, batch)]
-    return jsonify(body)
+    return body
 
 
 @bp.get("/batches/<batch_id>/results")

@@ -5,7 +5,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
@@ -16,7 +16,7 @@ from shared.settings import Settings
 from web import queue
 from web.params import IDEMPOTENCY_KEY_MAX, text_field
 from web.schemas import BATCH_NAME_MAX
-from web.services import enqueue, owned
+from web.services import Page, enqueue, owned
 from web.uploads import UploadError, no_orphans, refused, store
 
 
@@ -83,7 +83,7 @@ def create(session: Session, files: list[FileStorage], settings: Settings, owner
             a.maps_state = None if a.status == Status.FAILED else Maps.PENDING  # refused files have no verdict
         batch, is_new = _save(session, owner, analyses, name, callback_url, idempotency_key)
     if is_new:
-        _enqueue(session, batch, analyses)
+        enqueue_items(session, batch, analyses)
     return batch, is_new
 
 
@@ -93,9 +93,9 @@ def _save(session: Session, owner: ApiKey | None, analyses: list[Analysis], name
     digest = hashlib.sha256(json.dumps([name, callback_url, [(a.filename, a.sha256, a.error) for a in analyses]])
                             .encode()).hexdigest()
     if idempotency_key:
-        earlier = _by_idempotency_key(session, owner, idempotency_key)
+        earlier = by_idempotency_key(session, owner, idempotency_key)
         if earlier is not None:
-            return _replay(earlier, digest)
+            return replay(earlier, digest)
     batch = Batch(api_key_id=owner.id if owner else None, name=(name or "")[:BATCH_NAME_MAX] or None,
                   callback_url=callback_url, idempotency_key=idempotency_key, request_sha256=digest,
                   total=len(analyses))
@@ -104,7 +104,7 @@ def _save(session: Session, owner: ApiKey | None, analyses: list[Analysis], name
         session.flush()
     except IntegrityError:  # the same key arrived concurrently: answer with that batch
         session.rollback()
-        return _replay(_by_idempotency_key(session, owner, idempotency_key), digest)
+        return replay(by_idempotency_key(session, owner, idempotency_key), digest)
     for a in analyses:
         a.batch_id, a.api_key_id = batch.id, batch.api_key_id
     session.add_all(analyses)
@@ -116,7 +116,8 @@ def _save(session: Session, owner: ApiKey | None, analyses: list[Analysis], name
     return batch, True
 
 
-def _enqueue(session: Session, batch: Batch, analyses: list[Analysis]) -> None:
+def enqueue_items(session: Session, batch: Batch, analyses: list[Analysis]) -> None:
+    """Enqueue the batch's queued analyses on the bulk queue; 503 (the batch is saved) when the broker is down."""
     queued = [a.id for a in analyses if a.status == Status.QUEUED]
     try:
         if queued:
@@ -125,11 +126,11 @@ def _enqueue(session: Session, batch: Batch, analyses: list[Analysis]) -> None:
         raise UploadError(503, f"{exc}; batch {batch.id} is saved and will run later") from None
 
 
-def _by_idempotency_key(session: Session, owner: ApiKey | None, key: str) -> Batch | None:
+def by_idempotency_key(session: Session, owner: ApiKey | None, key: str) -> Batch | None:
     return session.scalars(owned(select(Batch).where(Batch.idempotency_key == key), owner, Batch)).first()
 
 
-def _replay(batch: Batch, digest: str) -> tuple[Batch, bool]:
+def replay(batch: Batch, digest: str) -> tuple[Batch, bool]:
     if batch.request_sha256 != digest:
         raise UploadError(409, "this Idempotency-Key was already used with a different request body")
     return batch, False
@@ -141,10 +142,28 @@ def get(session: Session, batch_id: str, owner: ApiKey | None) -> Batch | None:
 
 def counts(session: Session, batch: Batch) -> dict[str, int]:
     """How many of the batch's analyses are in each state."""
-    rows = session.execute(select(Analysis.status, func.count()).where(Analysis.batch_id == batch.id)
-                           .group_by(Analysis.status)).all()
-    found = dict(rows)
-    return {s: int(found.get(s, 0)) for s in (Status.QUEUED, Status.RUNNING, Status.DONE, Status.FAILED)}
+    return counts_of(session, [batch.id])[batch.id]
+
+
+def counts_of(session: Session, batch_ids: list[str]) -> dict[str, dict[str, int]]:
+    """counts() of several batches in one query (a listing page)."""
+    found: dict[str, dict[str, int]] = {i: {} for i in batch_ids}
+    if batch_ids:
+        rows = session.execute(select(Analysis.batch_id, Analysis.status, func.count())
+                               .where(Analysis.batch_id.in_(batch_ids)).group_by(Analysis.batch_id, Analysis.status))
+        for batch_id, status, n in rows:
+            found[batch_id][status] = int(n)
+    return {i: {s: c.get(s, 0) for s in (Status.QUEUED, Status.RUNNING, Status.DONE, Status.FAILED)}
+            for i, c in found.items()}
+
+
+def listing(session: Session, owner: ApiKey | None, page: int, per_page: int) -> tuple[Page, dict[str, dict]]:
+    """One page of the owner's batches, newest first, with the counts of each."""
+    base = owned(select(Batch), owner, Batch)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = list(session.scalars(base.order_by(Batch.created_at.desc(), Batch.id.desc())
+                                .offset((page - 1) * per_page).limit(per_page)))
+    return Page(rows, page, per_page, total), counts_of(session, [b.id for b in rows])
 
 
 def deliveries(session: Session, batch: Batch) -> list[WebhookDelivery]:
@@ -158,6 +177,7 @@ def delete(session: Session, batch: Batch, settings: Settings) -> int:
     session.query(WebhookDelivery).filter(WebhookDelivery.batch_id == batch.id).delete()
     session.query(WebhookEvent).filter(WebhookEvent.kind == "batch", WebhookEvent.object_id == batch.id).delete()
     n = cleanup.delete_analyses(session, storage.store_for(settings), items)
+    session.execute(update(Batch).where(Batch.reanalysis_of == batch.id).values(reanalysis_of=None))
     session.delete(batch)
     session.commit()
     return n

@@ -1,4 +1,4 @@
-"""Admin commands: `flask --app web keys create NAME`, `keys list`, `keys revoke ID`, `purge-uploads`."""
+"""Admin commands: `flask --app web keys create NAME`, `keys list`, `keys revoke ID`, `purge-uploads`, `reanalyse`."""
 from __future__ import annotations
 
 import click
@@ -66,5 +66,41 @@ def init_app(app: Flask) -> None:
         with _session() as session:
             n = retention.purge_older_than(session, storage.store_for(settings), days)
         click.echo(f"purged the files of {n} analyses older than {days} days")
+
+    @app.cli.command("reanalyse")
+    @click.option("--model-version", "old", required=True, help="the older model version, or its first characters")
+    @click.option("--limit", type=click.IntRange(min=1), default=None, help="queue at most N re-analyses this run")
+    @click.option("--chunk", type=click.IntRange(min=1), default=100, help="re-analyses committed, then enqueued, "
+                                                                          "together (default 100)")
+    def reanalyse(old: str, limit: int | None, chunk: int) -> None:
+        """Re-analyse every analysis an older model made with the current one (MODEL_PATH), on the bulk queue.
+
+        Run it again to resume: analyses with an unfinished re-analysis, or one by the current model, are skipped.
+        """
+        from shared import model_version
+        from web import bulk_reanalysis as bulk
+        from web.queue import QueueUnavailable
+
+        settings = current_app.config["SETTINGS"]
+        try:
+            current = model_version.of(settings.model_path)
+        except (OSError, ValueError, KeyError) as exc:
+            raise click.ClickException(f"cannot read the current model at {settings.model_path}: {exc}") from None
+        with _session() as session:
+            try:
+                old = bulk.resolve(session, old, current)
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from None
+            todo = bulk.count(session, old, current)
+            click.echo(f"model {old[:12]} -> {current[:12]}: {todo} analyses to re-analyse "
+                       f"(queue {settings.bulk_queue!r})")
+            try:
+                done = bulk.run(session, settings, old, current, limit, chunk,
+                                lambda p: click.echo(f"queued {p.queued} of {todo}"))
+            except QueueUnavailable as exc:
+                raise click.ClickException(f"{exc}: the re-analyses saved so far are sent by the workers' sweep; "
+                                           "run the command again to continue") from None
+        skipped = f"; {done.missing} skipped, their image no longer stored" if done.missing else ""
+        click.echo(f"queued {done.queued} re-analyses{skipped}")
 
     app.cli.add_command(keys)

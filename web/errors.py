@@ -16,8 +16,13 @@ def json_error(status: int, message: str):
     return response
 
 
-def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+def wants_json() -> bool:
+    """The API, and a page's script that asked for JSON (Accept: application/json), get JSON errors."""
+    return request.path.startswith("/api/") or \
+        request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+
+
+BATCH_UPLOADS = ("api.create_batch", "pages.create_batch")  # their body limit is MAX_BATCH_MB
 
 
 MESSAGES = {
@@ -35,11 +40,13 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException):
         status = exc.code or 500
         if status == 413:
-            limit = app.config["SETTINGS"].max_upload_mb
-            message = f"the upload is larger than the {limit} MB limit"
+            settings = app.config["SETTINGS"]
+            batch = request.endpoint in BATCH_UPLOADS
+            message = (f"the upload is larger than the {settings.max_batch_mb} MB limit of a batch" if batch
+                       else f"the upload is larger than the {settings.max_upload_mb} MB limit")
         else:
             message = exc.description if status in (400, 405) else MESSAGES.get(status, exc.name)
-        if _wants_json():
+        if wants_json():
             return json_error(status, message)
         return render_template("error.html", status=status, message=message), status
 
@@ -61,14 +68,14 @@ def init_app(app: Flask) -> None:
     def unexpected(exc: Exception):
         app.logger.exception("unhandled error")
         message = "internal error; it has been logged"
-        if _wants_json():
+        if wants_json():
             return json_error(500, message)
         return render_template("error.html", status=500, message=message), 500
 
 
 def unavailable(message: str):
     """503 with Retry-After: a service this request needs is away for now."""
-    if _wants_json():
+    if wants_json():
         response = json_error(503, message)
     else:
         response = make_response(render_template("error.html", status=503, message=message), 503)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, undefer
 from shared.models import Analysis, Batch
 
 FIELDS = ["id", "filename", "sha256", "status", "verdict", "fake_probability", "metadata_score", "top_reasons",
-          "model_version", "error", "reused_from"]
+          "model_version", "error", "reused_from", "reanalysis_of"]
 FORMATS = {"csv": "text/csv", "json": "application/json", "jsonl": "application/x-ndjson"}
 
 
@@ -31,7 +31,7 @@ def rows(session: Session, batch: Batch, page_size: int = 500) -> Iterator[dict]
             yield {"id": a.id, "filename": a.filename, "sha256": a.sha256, "status": a.status, "verdict": a.verdict,
                    "fake_probability": a.fake_probability, "metadata_score": a.metadata_score,
                    "top_reasons": "; ".join(reasons[:3]), "model_version": a.model_version, "error": a.error,
-                   "reused_from": a.reused_from}
+                   "reused_from": a.reused_from, "reanalysis_of": a.reanalysis_of}
         offset += page_size
 
 

@@ -1,13 +1,14 @@
 """HTML pages for the local user: upload, result (polls the API), metadata, history, batches, derived images."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
-from shared import labels, privacy, signals
+from shared import archive, images, labels, privacy, signals
 from shared.images import ACCEPTED
 from shared.models import LABEL_NOTE_MAX
-from web import batches, params, services
+from web import batches, params, reanalysis, serialize, services
 from web.db import get_session
+from web.errors import json_error, wants_json
 from web.uploads import UploadError
 
 bp = Blueprint("pages", __name__)
@@ -28,22 +29,33 @@ def _ui_enabled():
     return None
 
 
+def upload_page(error: UploadError | None = None):
+    """The upload page, with the limits and file types its script checks before sending (the server decides)."""
+    settings = _settings()
+    page = render_template("index.html", accepted=ACCEPTED, max_mb=settings.max_upload_mb,
+                           max_files=settings.max_batch_files, max_batch_mb=settings.max_batch_mb,
+                           file_types={"images": images.EXTENSIONS_LIST, "archives": archive.EXTENSIONS},
+                           error=error.message if error else None)
+    return (page, error.status) if error else page
+
+
 @bp.get("/")
 def index():
-    """The upload page."""
-    return render_template("index.html", accepted=ACCEPTED, max_mb=_settings().max_upload_mb)
+    """The upload page: one image, several, a folder or a ZIP (web/static/upload.js)."""
+    return upload_page()
 
 
 @bp.post("/analyses")
 def upload():
-    """Form upload: store, enqueue, and go straight to the result page."""
+    """Form upload: store, enqueue, and go straight to the result page (its script asks for JSON instead)."""
     settings = _settings()
     request.max_content_length = settings.max_upload_bytes + 64 * 1024
     try:
         analysis = services.submit(get_session(), request.files.get("file"), settings, OWNER)
     except UploadError as exc:
-        return render_template("index.html", accepted=ACCEPTED, max_mb=settings.max_upload_mb,
-                               error=exc.message), exc.status
+        return json_error(exc.status, exc.message) if wants_json() else upload_page(exc)
+    if wants_json():
+        return jsonify(serialize.summary(analysis)), 202
     return redirect(url_for("pages.result", analysis_id=analysis.id), code=303)
 
 
@@ -62,7 +74,7 @@ def result(analysis_id: str):
     similar = services.similar(get_session(), analysis, OWNER)
     return render_template("result.html", analysis=analysis, similar=similar, signals=signals.as_data(),
                            labels=labels.history(get_session(), analysis.id), label_choices=labels.LABELS,
-                           note_max=LABEL_NOTE_MAX)
+                           note_max=LABEL_NOTE_MAX, **reanalysis.page_context(get_session(), analysis, _settings()))
 
 
 @bp.post("/analyses/<analysis_id>/delete")
@@ -99,16 +111,23 @@ def history():
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("history.html", page=page, args=args, verdicts=params.VERDICTS,
                            sorts=services.SORTS, label_choices=labels.LABELS,
+                           model_versions=services.model_versions(get_session(), OWNER),
                            current=labels.current_for(get_session(), [a.id for a in page.items]))
 
 
 @bp.get("/batches/<batch_id>")
 def batch(batch_id: str):
-    """A batch with a live progress bar (polls the batch status endpoint)."""
+    """A batch with live progress: its script polls the batch status route and draws each file as it finishes."""
     found = batches.get(get_session(), batch_id, OWNER)
     if found is None:
         abort(404)
-    return render_template("batch.html", batch=found, counts=batches.counts(get_session(), found))
+    try:
+        page_no, per_page = params.paging(request.args, 100)
+    except params.BadParam as exc:
+        return render_template("error.html", status=400, message=str(exc)), 400
+    return render_template("batch.html", batch=found, counts=batches.counts(get_session(), found),
+                           page=services.Page([], page_no, per_page, found.total),
+                           **reanalysis.page_context(get_session(), found, _settings()))
 
 
 @bp.get("/analyses/<analysis_id>/files/<name>")

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from flask import abort, jsonify, request
 
-from web import batches, export, params, schemas, serialize
+from web import batches, export, params, schemas
 from web.api import analysis_json
+from web.api_batches import batch_json
 from web.db import get_session
 from web.pages import OWNER, analysis_or_404, bp
 
@@ -28,9 +29,13 @@ def _batch_or_404(batch_id: str):
 
 @bp.get("/batches/<batch_id>/status")
 def batch_status(batch_id: str):
-    """What the batch page polls: counts, progress and state."""
+    """What the batch page polls: the same body as GET /api/v1/batches/<id> (counts, a page of its items)."""
     found = _batch_or_404(batch_id)
-    return jsonify(serialize.batch_summary(found, batches.counts(get_session(), found)))
+    try:
+        page, per_page = params.paging(request.args, 100)
+    except params.BadParam as exc:
+        abort(400, str(exc))
+    return jsonify(batch_json(found, page, per_page))
 
 
 @bp.get("/batches/<batch_id>/results")

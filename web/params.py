@@ -33,7 +33,8 @@ def filters(args: MultiDict) -> Filters:
                    has_provenance=None if q.has_provenance is None else q.has_provenance == "true",
                    created_after=schemas.parse_date(q.created_after) if q.created_after else None,
                    created_before=schemas.parse_date(q.created_before) if q.created_before else None,
-                   sort=q.sort, label=q.label, disagrees=None if q.disagrees is None else q.disagrees == "true")
+                   sort=q.sort, label=q.label, disagrees=None if q.disagrees is None else q.disagrees == "true",
+                   model_version=q.model_version)
 
 
 def paging(args: MultiDict, default: int) -> tuple[int, int]:

@@ -26,6 +26,7 @@ FILENAME_MAX = Analysis.__table__.c.filename.type.length
 ID_MAX = Batch.__table__.c.id.type.length
 BATCH_NAME_MAX = Batch.__table__.c.name.type.length
 IDEMPOTENCY_KEY_MAX = Batch.__table__.c.idempotency_key.type.length
+MODEL_VERSION_MAX = Analysis.__table__.c.model_version.type.length
 CALLBACK_URL_MAX = callbacks.MAX_URL_LENGTH
 TrueFalse = Literal["true", "false"]
 
@@ -67,6 +68,8 @@ class AnalysisFilters(Paging):
     batch: str = Field(None, max_length=ID_MAX, description="a batch id")
     has_provenance: TrueFalse = None
     label: Literal[LABELS] = Field(None, description="the current reviewer label")  # type: ignore[valid-type]
+    model_version: str = Field(None, max_length=MODEL_VERSION_MAX, description="a model version, or its first "
+                                                                              "characters")
     disagrees: TrueFalse = Field(None, description="true: the label contradicts the verdict (label real and verdict "
                                                    "fake, or label fake and verdict real); false: it does not")
     created_after: str = Field(None, description="ISO 8601 date or date-time, e.g. 2026-01-31")
@@ -159,15 +162,32 @@ class AnalysisSummary(_Out):
     batch_id: str | None = None
     has_provenance: bool | None = None
     reused_from: str | None = None
+    model_version: str | None = Field(None, description="the model that made the verdict (SHA-256 of its files)")
+    reanalysis_of: str | None = Field(None, description="a re-analysis: the analysis it ran again")
     status_url: str
     page_url: str | None = None
     label: Literal[LABELS] | None = Field(  # type: ignore[valid-type]
         None, description="the current reviewer label, in listings")
+    error: str | None = Field(None, description="why it failed (present when failed)")
+    preview_url: str | None = Field(None, description="the image upright and downscaled (JPEG), once done; "
+                                                      "absent once purged")
 
 
 class Similar(_Out):
     id: str
     distance_bits: int
+
+
+class AnalysisLink(_Out):
+    """A related analysis (a re-analysis of this one)."""
+
+    id: str
+    status: Literal[STATUSES]  # type: ignore[valid-type]
+    verdict: Literal[VERDICTS] | None = None  # type: ignore[valid-type]
+    model_version: str | None = None
+    created_at: str
+    status_url: str
+    page_url: str
 
 
 class AnalysisDetail(AnalysisSummary):
@@ -182,7 +202,6 @@ class AnalysisDetail(AnalysisSummary):
     model_version: str | None = None
     error: str | None = None
     purged_at: str | None = None
-    preview_url: str | None = None  # the image upright and downscaled (JPEG); absent once purged
     # the thumbnail and forensic maps, made after the verdict: not_requested (a batch's item nobody opened yet)
     maps_state: Literal["not_requested", "pending", "ready", "failed"] | None = None
     maps_error: str | None = None  # why they failed
@@ -191,6 +210,8 @@ class AnalysisDetail(AnalysisSummary):
     detectors: list[DetectorScore] | None = None
     result: dict[str, Any] | None = None
     similar: list[Similar] | None = None
+    reanalysed_by: list[AnalysisLink] | None = Field(None, description="its re-analyses, newest first")
+    comparison_url: str | None = Field(None, description="a re-analysis: what changed since the analysis it re-ran")
 
 
 class AnalysisList(_Out):
@@ -236,6 +257,8 @@ class BatchOut(_Out):
 
 class BatchList(_Out):
     items: list[BatchOut]
-    page: int | None = None
-    per_page: int | None = None
+    page: int
+    per_page: int
+    total: int
+    pages: int
 

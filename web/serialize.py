@@ -18,8 +18,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def summary(a: Analysis) -> dict[str, Any]:
-    """The fields every listing shows."""
-    return {
+    """The fields every listing shows (a batch page draws each item from them: its preview, or why it failed)."""
+    body = {
         "id": a.id,
         "status": a.status,
         "filename": a.filename,
@@ -32,9 +32,16 @@ def summary(a: Analysis) -> dict[str, Any]:
         "batch_id": a.batch_id,
         "has_provenance": a.has_provenance,
         "reused_from": a.reused_from,
+        "model_version": a.model_version,
+        "reanalysis_of": a.reanalysis_of,
         "status_url": url_for("api.get_analysis", analysis_id=a.id, _external=False),
         "page_url": url_for("pages.result", analysis_id=a.id),
     }
+    if a.status == Status.FAILED:
+        body["error"] = a.error
+    if a.status == Status.DONE and not a.purged_at:
+        body["preview_url"] = preview_url(a)
+    return body
 
 
 def file_url(a: Analysis, name: str) -> str:
@@ -62,12 +69,9 @@ def detail(a: Analysis, private: bool = False) -> dict[str, Any]:
         "started_at": _iso(a.started_at),
         "attempts": a.attempts,
         "pipeline_runs": a.pipeline_runs,
-        "model_version": a.model_version,
     }
     if a.purged_at:
         body["purged_at"] = _iso(a.purged_at)
-    if a.status == Status.FAILED:
-        body["error"] = a.error
     if a.status == Status.DONE:  # the verdict comes first; the thumbnail and maps follow on their own
         body["maps_state"] = "pending" if a.maps_state == Maps.RUNNING else (a.maps_state or "not_requested")
         if a.maps_state == Maps.FAILED:
@@ -77,8 +81,6 @@ def detail(a: Analysis, private: bool = False) -> dict[str, Any]:
         result["maps"] = [m | {"url": file_url(a, m["name"])} for m in result.get("maps", [])]
         if a.maps_state == Maps.READY:
             result["thumbnail_url"] = file_url(a, "thumbnail.jpg")
-        if not a.purged_at:
-            body["preview_url"] = preview_url(a)
         if not private:
             result["evidence"] = privacy.redact_evidence(result.get("evidence", []))
         body["result"] = result

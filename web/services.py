@@ -94,6 +94,7 @@ class Filters:
     sort: str = "-created_at"
     label: str | None = None  # the current reviewer label
     disagrees: bool | None = None  # the current label contradicts the verdict (shared/labels.py)
+    model_version: str | None = None  # the model version, or its first characters (pages show 12)
 
     def apply(self, stmt: Select) -> Select:
         if self.label or self.disagrees is not None:
@@ -108,6 +109,8 @@ class Filters:
             stmt = stmt.where(Analysis.batch_id == self.batch_id)
         if self.has_provenance is not None:
             stmt = stmt.where(Analysis.has_provenance.is_(self.has_provenance))
+        if self.model_version:
+            stmt = stmt.where(Analysis.model_version.startswith(self.model_version, autoescape=True))
         if self.created_after:
             stmt = stmt.where(Analysis.created_at >= self.created_after)
         if self.created_before:
@@ -153,6 +156,13 @@ def list_analyses(session: Session, page: int, per_page: int, owner: ApiKey | No
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     stmt = filters.order(base).offset((page - 1) * per_page).limit(per_page)
     return Page(list(session.scalars(stmt)), page, per_page, total)
+
+
+def model_versions(session: Session, owner: ApiKey | None) -> list[tuple[str, int]]:
+    """The model versions of the owner's analyses with how many each made, most used first (the history filter)."""
+    stmt = owned(select(Analysis.model_version, func.count()).where(Analysis.model_version.is_not(None)), owner)
+    return [(v, n) for v, n in session.execute(stmt.group_by(Analysis.model_version)
+                                               .order_by(func.count().desc(), Analysis.model_version))]
 
 
 def delete_analysis(session: Session, analysis: Analysis, settings: Settings) -> None:

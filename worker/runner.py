@@ -49,7 +49,8 @@ def claim(session: Session, ids: list[str], owner: str, settings: Settings,
     """Take the free leases; fail poison files, answer repeats from the database, start the pipeline on the rest.
 
     Rows with a live lease are left alone (a duplicate delivery). `pipeline_runs` is counted in the transaction
-    that takes the lease, so it says how many times the pipeline really started.
+    that takes the lease, so it says how many times the pipeline really started. A re-analysis is never answered
+    from the database: running the current model and pipeline again is what it was asked for.
     """
     todo, finished = [], []
     taken = lease.take(session, ids, owner, settings.lease_s)
@@ -60,7 +61,7 @@ def claim(session: Session, ids: list[str], owner: str, settings: Settings,
     for a in session.scalars(select(Analysis).where(Analysis.id.in_(taken))).all() if taken else []:
         if a.attempts > MAX_ATTEMPTS:  # this is a lease taken over: the earlier ones lapsed with their workers
             values = _failed(f"the worker stopped {a.attempts - 1} times while analysing this file")
-        elif (earlier := _earlier_result(session, a, model_version)) is not None:
+        elif a.reanalysis_of is None and (earlier := _earlier_result(session, a, model_version)) is not None:
             values = _copied(earlier)
         else:
             a.status, a.started_at, a.pipeline_runs = Status.RUNNING, utcnow(), a.pipeline_runs + 1

@@ -126,10 +126,13 @@ class Sweeper(threading.Thread):
         if broker_lost:  # the queue's contents are gone: everything unfinished must be sent again
             lost.append(Analysis.status.in_([Status.QUEUED, Status.RUNNING]))
         with self.sessions() as session:
-            rows = session.execute(select(Analysis.id, Analysis.batch_id).where(or_(*lost))).all()
-            ids = [analysis_id for analysis_id, _ in rows]
-            for analysis_id, batch_id in rows:  # a batch's items stay behind people's uploads
-                queue = self.settings.bulk_queue if batch_id else self.settings.queue
+            rows = session.execute(select(Analysis.id, Analysis.batch_id, Analysis.reanalysis_of)
+                                   .where(or_(*lost))).all()
+            ids = [row.id for row in rows]
+            # a batch's items, and re-analyses (the bulk command queues thousands), stay behind people's
+            # uploads; a person's one re-analysis re-sent after an outage waits with them, the lesser harm
+            for analysis_id, batch_id, rerun_of in rows:
+                queue = self.settings.bulk_queue if batch_id or rerun_of else self.settings.queue
                 self.app.send_task(names.ANALYZE, args=[analysis_id], queue=queue)
             if ids:
                 session.execute(update(Analysis).where(Analysis.id.in_(ids)).values(enqueued_at=utcnow()))

@@ -191,6 +191,10 @@
       return;
     }
     renderStatus(data);
+    // other scripts of the page (reanalysis.js) act once the analysis is final
+    if (data.status === "done" || data.status === "failed") {
+      document.dispatchEvent(new CustomEvent("analysis:final", {detail: data}));
+    }
     if (data.status === "done") {
       if (!verdictShown) { verdictShown = true; renderDone(data); }
       renderMapsState(data);
