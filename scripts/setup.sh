@@ -15,6 +15,8 @@ if (( want_test )); then
   [[ -x /usr/bin/chromium ]] || missing+=(chromium)
   command -v pg_ctlcluster >/dev/null || command -v psql >/dev/null || missing+=(postgresql)
   # the real S3 server the storage tests start (scripts/s3-server.sh): Ceph's radosgw on a one-node cluster
+  # wrk: the benchmark's load generator for the status endpoint (a Python one in the same 2 cores distorts it)
+  command -v wrk >/dev/null || missing+=(wrk)
   for pkg in ceph-mon ceph-osd radosgw; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
   done
