@@ -182,8 +182,12 @@ def page_context(session: Session, a: Analysis | Batch, settings: Settings) -> d
 
 
 def links(session: Session, a: Analysis) -> dict[str, Any]:
-    """An analysis's re-analysis links for its JSON: what it re-runs, and what re-ran it (newest first)."""
-    body: dict[str, Any] = {"reanalysed_by": [link(r) for r in reanalyses(session, a)]}
+    """An analysis's re-analysis links for its JSON: what it re-runs, and what re-ran it (newest first).
+
+    Only a finished analysis can have been re-run (refusal()), so the status poll of one in progress, the
+    most frequent request of all, costs no query for it."""
+    done = a.status in Status.FINAL
+    body: dict[str, Any] = {"reanalysed_by": [link(r) for r in reanalyses(session, a)] if done else []}
     if a.reanalysis_of:
         body["comparison_url"] = comparison_url(a)
     return body
