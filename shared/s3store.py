@@ -75,6 +75,13 @@ class S3Store(Store):
                     raise
                 self.client.create_bucket(Bucket=self.bucket)
 
+    def check(self) -> None:
+        with _answers():
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+            except ClientError as exc:
+                raise Unavailable(f"the bucket {self.bucket} is not there ({_code(exc)})") from exc
+
     def _keep(self, item: Incoming) -> bool:
         if self.exists(item.sha256):
             return False

@@ -97,6 +97,10 @@ class Store(ABC):
     def prepare(self) -> None:
         """Make the place exist (the folder, the bucket); run once per deployment (`python -m shared.migrate`)."""
 
+    @abstractmethod
+    def check(self) -> None:
+        """Raise Unavailable unless the store answers and its place exists (the web's /readyz)."""
+
     @contextmanager
     def incoming(self, stream: BinaryIO, max_bytes: int) -> Iterator[Incoming]:
         """Spool and hash the stream; the block checks the local file; it is stored when the block ends cleanly.
@@ -175,6 +179,10 @@ class LocalStore(Store):
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(item.path, final)
         return True
+
+    def check(self) -> None:
+        if not (self.root.is_dir() and os.access(self.root, os.W_OK)):
+            raise Unavailable(f"the upload folder {self.root} is missing or not writable")
 
     def exists(self, sha256: str) -> bool:
         return path_for(self.root, sha256).is_file()

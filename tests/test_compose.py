@@ -67,7 +67,8 @@ def test_health_route_used_by_compose_exists(client, app):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     not_ready = client.get("/readyz")  # no worker has beaten for this test's queue
     assert not_ready.status_code == 503
-    assert not_ready.get_json()["checks"] == {"database": "ok", "redis": "ok", "workers": "no worker heartbeat"}
+    assert not_ready.get_json()["checks"] == {"database": "ok", "redis": "ok", "workers": "no worker heartbeat",
+                                             "storage": "ok"}
     from shared import heartbeat
 
     heartbeat.beat(app.extensions["redis"], app.config["SETTINGS"].queue, "test-host", 1, ttl_s=5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 from datetime import timedelta
 
 import pytest
@@ -143,6 +144,16 @@ def test_orphaned_derived_files_are_collected_after_the_grace(store, session):
     assert set(store.derived_ages()) == {owned}
 
 
+def test_the_readiness_check_passes_only_while_the_store_is_there(store):
+    store.check()
+    if isinstance(store, storage.LocalStore):
+        shutil.rmtree(store.root)
+    else:
+        store.client.delete_bucket(Bucket=store.bucket)  # empty: every test leaves its bucket clean
+    with pytest.raises(storage.Unavailable):
+        store.check()
+
+
 def test_storage_url_is_checked_when_the_settings_are_read(tmp_path):
     where = ObjectStore.parse("s3://bucket/some/prefix?endpoint_url=http://127.0.0.1:7480&region=eu-1")
     assert where == ObjectStore("bucket", "some/prefix", "http://127.0.0.1:7480", "eu-1")
@@ -193,6 +204,9 @@ def test_an_object_store_that_does_not_answer_is_a_503_never_a_500(store_down):
         # a delete is done once committed: the files it could not remove are left (and logged), not a 5xx
         assert client.delete(f"/api/v1/analyses/{analysis_id}").status_code in (200, 204)
         assert client.get(f"/api/v1/analyses/{analysis_id}").status_code == 404
+        ready = client.get("/readyz")  # an orchestrator sees why this web cannot take uploads
+        assert ready.status_code == 503
+        assert ready.get_json()["checks"]["storage"].startswith("unavailable (the object store did not answer")
 
 
 def test_a_maps_job_that_cannot_reach_the_store_gives_its_claim_back_for_the_retry(store_down):

@@ -5,7 +5,7 @@ import redis
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from shared import heartbeat
+from shared import heartbeat, storage
 from web.db import get_session
 
 bp = Blueprint("health", __name__)
@@ -19,7 +19,8 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """The database and Redis answer and at least one worker has a live heartbeat; 503 naming what does not."""
+    """The database, Redis and the upload store answer and at least one worker has a live heartbeat; 503
+    naming what does not."""
     checks = {}
     try:
         get_session().execute(text("SELECT 1"))
@@ -35,6 +36,11 @@ def readyz():
     except redis.RedisError as exc:
         checks["redis"] = f"unavailable ({exc.__class__.__name__})"
         checks["workers"] = "unknown (Redis unavailable)"
+    try:
+        storage.store_for(current_app.config["SETTINGS"]).check()
+        checks["storage"] = "ok"
+    except storage.Unavailable as exc:
+        checks["storage"] = f"unavailable ({exc})"
     ready = all(v == "ok" for v in checks.values())
     response = jsonify({"status": "ok" if ready else "unavailable", "checks": checks})
     response.status_code = 200 if ready else 503
