@@ -18,8 +18,9 @@ from shared.models import Analysis, utcnow
 from tests.live import Worker, app_for, emptied, isolated, wait_maps
 
 pytestmark = pytest.mark.slow
-# leases renewed each second: a run longer than 3 s keeps its lease only by renewal; both sweepers every second
-FAST = {"LEASE_S": "3", "SWEEP_INTERVAL_S": "1"}
+# leases renewed each second: a run longer than 3 s keeps its lease only by renewal; both sweepers every second;
+# a chunk of 3 runs as one slice, so all three are running together when one is deleted
+FAST = {"LEASE_S": "3", "SWEEP_INTERVAL_S": "1", "BULK_SLICE": "3"}
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
