@@ -16,8 +16,9 @@ from benchmarks import levers, model, pyload, report, run
 from worker import detector
 
 REQUIRED = ["raw_model_ips", "pipeline_ips", "end_to_end_ips", "end_to_end_vs_raw_ratio", "model_batch1_ms",
-            "single_upload_p50_ms", "single_upload_p95_ms", "status_rps", "status_p99_ms", "worker_peak_rss_mb",
-            "batch_size", "workers", "n_images"]
+            "bulk_e2e_vs_pipeline_ratio", "single_verdict_p50_ms", "pipeline_single_p50_ms",
+            "single_verdict_p50_under_bulk_ms", "maps_ready_p50_ms", "status_rps", "status_p99_ms",
+            "worker_peak_rss_mb", "device", "worker_devices", "batch_size", "workers", "n_images"]
 
 
 def _tiny_detector(size=32):
