@@ -33,4 +33,6 @@ if [[ -z "${TEST_POSTGRES_URL:-}" ]]; then
     echo "test: no PostgreSQL found; PostgreSQL tests will be skipped" >&2
   fi
 fi
-.venv/bin/python -m pytest "$@"
+# test files run in TEST_PROCESSES (2) processes, each file whole in one (its module-scoped stacks start once):
+# most of the suite's time is spent waiting on real workers, browsers, retries and timeouts, not computing
+.venv/bin/python -m pytest -n "${TEST_PROCESSES:-2}" --dist loadfile "$@"
