@@ -76,8 +76,8 @@ class Stack:
         r.raise_for_status()
         return r.json()
 
-    def post_batch(self, http: requests.Session, paths: list[str]) -> list[str]:
-        """One POST /api/v1/batches with every file; the ids of its analyses."""
+    def post_files(self, http: requests.Session, paths: list[str]) -> str:
+        """One POST /api/v1/batches with every file; the new batch's id."""
         handles = [open(p, "rb") for p in paths]
         try:
             r = http.post(f"{self.web.url}/api/v1/batches", timeout=600,
@@ -86,8 +86,13 @@ class Stack:
             for f in handles:
                 f.close()
         r.raise_for_status()
+        return r.json()["id"]
+
+    def post_batch(self, http: requests.Session, paths: list[str]) -> list[str]:
+        """One POST /api/v1/batches with every file; the ids of its analyses."""
+        batch_id = self.post_files(http, paths)
         with self.sessions() as s:
-            return list(s.scalars(select(Analysis.id).where(Analysis.batch_id == r.json()["id"])))
+            return list(s.scalars(select(Analysis.id).where(Analysis.batch_id == batch_id)))
 
     def bulk(self, paths: list[str], api: str = "batches", per_request: int = 50, upload_threads: int = 2,
              timeout: float = 1800) -> dict:
@@ -162,16 +167,9 @@ class Stack:
         singles start once the worker has begun the bulk work. The bulk is left unfinished (the stack
         is thrown away); what it did meanwhile is reported."""
         def submit() -> None:
-            s = requests.Session()
+            http = requests.Session()
             for i in range(0, len(bulk_paths), per_request):
-                handles = [open(p, "rb") for p in bulk_paths[i:i + per_request]]
-                try:
-                    r = s.post(f"{self.web.url}/api/v1/batches", timeout=600, files=[
-                        ("files", (Path(f.name).name, f, "image/jpeg")) for f in handles])
-                finally:
-                    for f in handles:
-                        f.close()
-                r.raise_for_status()
+                self.post_files(http, bulk_paths[i:i + per_request])
 
         submitter = threading.Thread(target=submit, daemon=True)
         batch_rows = select(func.count()).select_from(Analysis).where(Analysis.batch_id.is_not(None))
