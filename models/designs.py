@@ -6,6 +6,12 @@
 - ``lowlevel``: a small CNN on neighbouring-pixel residuals of the most textured patches at the
   image's own resolution (``models.lowlevel``), trained from scratch in every fold.
 - ``ensemble``: the mean of the ``content`` and ``lowlevel`` logits (no weight fitted on held-out data).
+- ``frozen-crops``: today's frozen head (the 2240 ``content`` features, native crops) on the fine-tuning
+  cache and its views, so it is compared with the fine-tuned designs image for image.
+- ``frozen-multiview``: the same frozen head trained on native crops and global views, scoring their mean.
+- ``finetune-<rule>``: ImageNet Lite0 whose blocks 11-15 and head are fine-tuned (``models.finetune``),
+  each image's logit from its global view and native crops by ``rule`` (``finetune.AGGREGATES``):
+  ``global`` and ``crops`` are each view alone, ``mean``, ``half`` and ``max`` combine them.
 - ``shortcut-geometry``: a probe trained on aspect ratio and size alone: how much a model could
   learn from the shape of the file instead of its pixels.
 - ``shortcut-style``: a probe on global colour and smoothness statistics alone (saturation,
@@ -18,11 +24,15 @@ import numpy as np
 
 from models import logreg
 
-ALL = ("shortcut-geometry", "shortcut-style", "content-top", "content-taps", "content", "lowlevel", "ensemble")
+FINETUNE = ("finetune-global", "finetune-crops", "finetune-mean", "finetune-half", "finetune-max")
+ALL = ("shortcut-geometry", "shortcut-style", "content-top", "content-taps", "content", "lowlevel", "ensemble",
+       "frozen-crops", "frozen-multiview", *FINETUNE)
 PROBES = {"shortcut-geometry": "geometry", "shortcut-style": "style"}
-DEFAULT = ALL
+# the table of the model card: the fine-tuning cache's designs and the cheap shortcut probes
+DEFAULT = ("shortcut-geometry", "shortcut-style", "frozen-crops", "frozen-multiview", *FINETUNE)
 # Bumped when a design's code changes what it scores, so cached held-out scores are not reused.
-REVISION = {"content": 1, "content-top": 1, "content-taps": 1, "lowlevel": 2, "ensemble": 2}
+REVISION = {"content": 1, "content-top": 1, "content-taps": 1, "lowlevel": 2, "ensemble": 2,
+            "frozen-crops": 1, "frozen-multiview": 1, **{d: 1 for d in FINETUNE}}
 CONTENT_L2 = 30.0
 TOP = 1280  # the first TOP features are the top layer's (models.features.feature_model)
 
@@ -107,6 +117,18 @@ def held_out_scores(name: str, items, fold: np.ndarray, done: dict) -> dict[str,
     if name == "ensemble":
         members = [done[m] if m in done else held_out_scores(m, items, fold, done) for m in ("content", "lowlevel")]
         return {v: np.mean([m[v] for m in members], axis=0) for v in members[0]}
+    if name in ("frozen-crops", "frozen-multiview"):
+        from models import finetune
+
+        return finetune.frozen_held_out(items, fold, name.split("-")[1])
+    if name in FINETUNE:
+        # one fine-tuning run per fold scores every rule: the others are kept in `done`
+        key = "_finetune"
+        if key not in done:
+            from models import finetune
+
+            done[key] = finetune.held_out(items, fold)
+        return done[key][name.split("-")[1]]
     if name in PROBES:
         x = globals()[PROBES[name]](items)
         y, src = _labels(items)

@@ -3,8 +3,12 @@
 numpy + Pillow only.  Every image, at training and at inference, is first normalised the way the
 training data was: RGB, downscaled (never upscaled) so the short side is at most ``MAX_SIDE``.
 Images whose short side is below the model input size are upscaled (bicubic) to it rather than
-padded, so the network never sees artificial borders.  The detector then scores fixed-size crops
-(never a whole-image resize, which would destroy the low-level traces it looks at).
+padded, so the network never sees artificial borders.  The detectors score fixed-size crops at the image's own resolution (where low-level traces
+survive) and, for the fine-tuned detector, also one global view: the whole normalised image
+downscaled so its short side is the input size, centre-cropped (composition and lighting, which a
+224 px crop of a 512 px image cannot see). The global view is a centre square, not a squashed
+image, so the aspect ratio (a shortcut this data allows: every AI image is square) is not drawn
+into the pixels.
 """
 
 from __future__ import annotations
@@ -82,6 +86,67 @@ def inference_crops(img: Image.Image, size: int = INPUT_SIZE, grid: int = GRID) 
 def crop_boxes(w: int, h: int, size: int = INPUT_SIZE, grid: int = GRID) -> list[tuple[int, int]]:
     """Top-left (x, y) of each inference crop in a normalised image of w x h, row-major."""
     return [(x, y) for y in _offsets(h, size, grid) for x in _offsets(w, size, grid)]
+
+
+def global_view(img: Image.Image, size: int = INPUT_SIZE) -> np.ndarray:
+    """uint8 (size, size, 3): the normalised image downscaled to a short side of ``size``, centre square."""
+    base = normalise(img, size)
+    base = _resize(base, size / min(base.size))
+    return _centre_square(np.asarray(base), size)
+
+
+def _centre_square(arr: np.ndarray, size: int) -> np.ndarray:
+    h, w = arr.shape[:2]
+    if min(h, w) < size:  # rounding of the resize
+        arr = np.asarray(Image.fromarray(arr).resize((max(size, w), max(size, h)), Image.Resampling.BICUBIC))
+        h, w = arr.shape[:2]
+    y, x = (h - size) // 2, (w - size) // 2
+    return np.ascontiguousarray(arr[y:y + size, x:x + size])
+
+
+def multiview_crops(img: Image.Image, size: int = INPUT_SIZE, first_only: bool = False) -> np.ndarray:
+    """uint8 (1 + n, size, size, 3): the global view first, then the native-resolution grid crops."""
+    g = global_view(img, size)[None]
+    return g if first_only else np.concatenate([g, inference_crops(img, size)])
+
+
+def train_global(img: Image.Image, rng: np.random.Generator, size: int = INPUT_SIZE,
+                 p_jpeg: float = 0.8) -> np.ndarray:
+    """One augmented global view: like ``train_crop`` (downscale, JPEG, flip, for both classes alike),
+    then a random square of 70-100 % of the short side resized to ``size`` (a random resized crop)."""
+    im = random_downscale(normalise(img, size), rng, size)
+    if rng.random() < p_jpeg:
+        im = jpeg(im, rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1))
+    side = max(size, round(min(im.size) * rng.uniform(0.7, 1.0)))
+    x = int(rng.integers(0, im.width - side + 1))
+    y = int(rng.integers(0, im.height - side + 1))
+    im = im.crop((x, y, x + side, y + side)).resize((size, size), _FILTERS[rng.integers(len(_FILTERS))])
+    arr = np.asarray(im)
+    return np.ascontiguousarray(arr[:, ::-1] if rng.random() < 0.5 else arr)
+
+
+# One image's logit from its views' logits, for the "multiview" crop kind (the global view first, then
+# the native-resolution crops): g = the global view's logit, c = the crops' logits. The fine-tuned
+# design is cross-validated under each rule; its sidecar names the one the cross-validation chose.
+AGGREGATES = {
+    "global": lambda g, c: g,
+    "crops": lambda g, c: c.mean(),
+    "mean": lambda g, c: np.r_[g, c].mean(),
+    "half": lambda g, c: 0.5 * g + 0.5 * c.mean(),
+    "max": lambda g, c: max(g, c.max()),
+}
+
+
+def aggregate(kind: str, rule: str, z: np.ndarray) -> float:
+    """One image's logit from the logits of the crops ``scored_crops(kind, ...)`` gave: the mean for
+    "grid" and "textured"; ``AGGREGATES[rule]`` for "multiview" (its global view alone when only it
+    was scored, as in the robustness line)."""
+    z = np.asarray(z, dtype=np.float64)
+    if kind != "multiview":
+        return float(z.mean())
+    if len(z) == 1:
+        return float(z[0])
+    return float(AGGREGATES[rule](z[0], z[1:]))
 
 
 def centre_crop(img: Image.Image, size: int = INPUT_SIZE) -> np.ndarray:
@@ -174,9 +239,12 @@ def train_patches(img: Image.Image, rng: np.random.Generator, k: int = TRAIN_PAT
 
 def scored_crops(kind: str, img: Image.Image, size: int, first_only: bool = False) -> np.ndarray:
     """The crops a detector scores, by the crop kind its sidecar names: "grid" (content: evenly
-    spaced crops, centre first when only one) or "textured" (traces: the most textured patches)."""
+    spaced crops, centre first when only one), "textured" (traces: the most textured patches) or
+    "multiview" (the fine-tuned detector: the global view, then the grid crops)."""
     if kind == "grid":
         return inference_crops(img, size, grid=1 if first_only else GRID)
     if kind == "textured":
         return textured_patches(img, 1 if first_only else N_PATCHES, size)
+    if kind == "multiview":
+        return multiview_crops(img, size, first_only)
     raise ValueError(f"unknown crop kind {kind!r}")
