@@ -68,8 +68,36 @@ def test_score_images_matches_manual_crop_average(tiny):
     imgs = [_img(300, 200, 1), _img(64, 64, 2), _img(900, 700, 3)]
     scores = det.score_images(imgs)
     member = det.members[0]
-    manual = [detector.mean_logit_probability(member.predict(preprocess.inference_crops(im, 64))) for im in imgs]
+    manual = [detector.image_probability(member.predict(preprocess.inference_crops(im, 64))) for im in imgs]
     assert np.allclose(scores, manual, atol=1e-6)
+
+
+@pytest.mark.parametrize("rule", sorted(preprocess.AGGREGATES))
+def test_multiview_detector_aggregates_global_view_and_crops_by_its_sidecar_rule(tmp_path, rule):
+    path = tmp_path / "mv.keras"
+    _tiny_model().save(path)
+    path.with_suffix(".json").write_text(json.dumps({"crops": "multiview", "aggregate": rule}))
+    det = detector.load(str(path))
+    member = det.members[0]
+    im = _img(900, 500, 4)
+    crops = preprocess.multiview_crops(im, 64)
+    assert len(crops) == 1 + len(preprocess.inference_crops(im, 64))
+    assert np.array_equal(crops[0], preprocess.global_view(im, 64))
+    z = metrics.logit(member.predict(crops).astype(np.float64))
+    expected = {"global": z[0], "crops": z[1:].mean(), "mean": z.mean(), "half": (z[0] + z[1:].mean()) / 2,
+                "max": z.max()}[rule]
+    assert det.score_images([im])[0] == pytest.approx(1 / (1 + np.exp(-expected)), abs=1e-5)
+    # the robustness line scores the global view alone
+    assert member.score_crop_sets([member.crops(im, first_only=True)])[0] == pytest.approx(
+        float(member.predict(crops[:1])[0]), abs=1e-5)
+
+
+def test_unknown_aggregation_rule_is_refused_at_load(tmp_path):
+    path = tmp_path / "bad.keras"
+    _tiny_model().save(path)
+    path.with_suffix(".json").write_text(json.dumps({"crops": "multiview", "aggregate": "median"}))
+    with pytest.raises(ValueError, match="median"):
+        detector.load(str(path))
 
 
 def test_worker_and_evaluate_give_identical_probabilities(tiny, tmp_path):

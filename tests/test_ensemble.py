@@ -87,7 +87,7 @@ def test_each_member_scores_its_own_crops(tmp_path):
     # each member's probability is the mean logit over exactly the crops its kind names
     for member in ens.members:
         p = member.predict(preprocess.scored_crops(member.crop_kind, img, member.input_size))
-        assert member.score_images([img])[0] == pytest.approx(detector.mean_logit_probability(p), abs=1e-6)
+        assert member.score_images([img])[0] == pytest.approx(detector.image_probability(p, member.crop_kind, member.aggregate), abs=1e-6)
 
 
 def test_textured_patches_pick_the_textured_part():

@@ -47,9 +47,11 @@ def three_state(p: float, thresholds: dict) -> str:
     return "uncertain" if side == "between" else side
 
 
-def mean_logit_probability(p: np.ndarray) -> float:
-    """One image's probability from its crops' probabilities: the mean of their logits, as in training."""
-    return float(_sigmoid(_logit(p).mean()))
+def image_probability(p: np.ndarray, crop_kind: str = "grid", rule: str = "crops") -> float:
+    """One image's probability from the probabilities of the crops its detector scored, by the
+    aggregation rule of its sidecar (``models.preprocess.aggregate``: the mean crop logit unless the
+    detector scores several views)."""
+    return float(_sigmoid(preprocess.aggregate(crop_kind, rule, _logit(p))))
 
 
 class Detector:
@@ -61,6 +63,9 @@ class Detector:
         self.meta = meta or {}
         self.name = str(self.meta.get("name") or getattr(model, "name", None) or "detector")
         self.crop_kind = str(self.meta.get("crops") or "grid")
+        self.aggregate = str(self.meta.get("aggregate") or "crops")
+        if self.crop_kind == "multiview" and self.aggregate not in preprocess.AGGREGATES:
+            raise ValueError(f"unknown aggregation rule {self.aggregate!r} in the sidecar of {self.name}")
         shape = model.input_shape
         self.input_size = int(self.meta.get("input_size") or shape[1] or preprocess.INPUT_SIZE)
         self.thresholds = dict(self.meta.get("thresholds") or DEFAULT_THRESHOLDS)
@@ -136,17 +141,17 @@ class Detector:
         return preprocess.scored_crops(self.crop_kind, img, self.input_size, first_only)
 
     def score_crop_sets(self, crop_sets: list[np.ndarray], raw: bool = False) -> list:
-        """One batched forward pass over several crop sets; per set, the probability of its mean
-        crop logit (or, with raw, the array of crop probabilities per set)."""
+        """One batched forward pass over several crop sets; per set, the image's probability by the
+        detector's aggregation rule (or, with raw, the array of crop probabilities per set)."""
         if not crop_sets:
             return []
         p = self.predict(np.concatenate(crop_sets))
         bounds = np.cumsum([0] + [len(c) for c in crop_sets])
         sets = [p[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-        return sets if raw else [mean_logit_probability(s) for s in sets]
+        return sets if raw else [image_probability(s, self.crop_kind, self.aggregate) for s in sets]
 
     def score_images(self, imgs: list[Image.Image]) -> list[float]:
-        """Calibrated P(AI-generated) per image: its crops in one batched pass, averaged."""
+        """Calibrated P(AI-generated) per image: its crops in one batched pass, aggregated."""
         return self.score_crop_sets([self.crops(im) for im in imgs])
 
     def verdict(self, p: float) -> str:
