@@ -176,6 +176,7 @@ class Analysis(Base):
     height: Mapped[int | None] = mapped_column(Integer)
 
     verdict: Mapped[str | None] = mapped_column(String(16), index=True)
+    level: Mapped[str | None] = mapped_column(String(24), index=True)  # shared.levels name; NULL before levels
     fake_probability: Mapped[float | None] = mapped_column(Float)
     metadata_score: Mapped[float | None] = mapped_column(Float)
     model_version: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -22,12 +22,17 @@ class Signal:
     decisive: bool = False  # may carry strong=True: makes the verdict fake whatever the model says
     vouches_real: bool = False  # with effect "real" it is support for a "real" verdict (verdict row 6)
     reports_absence: bool = False  # emitted even when nothing is found: only effect "fake" means found
+    camera_original: bool = False  # with effect "real": evidence of an unedited camera original (top level)
 
 
 GROUPS = {"provenance": "Provenance", "metadata": "Metadata", "model": "Model", "maps": "Forensic maps"}
 
 SIGNALS = (
-    Signal("c2pa", "provenance", "C2PA Content Credentials", provenance=True, decisive=True, vouches_real=True),
+    # a "real" C2PA item is a capture claim in an intact, trusted, signed manifest: the strongest camera
+    # evidence; an IPTC source type is a plain XMP field anyone can write, so it supports "real" but
+    # does not make a camera original
+    Signal("c2pa", "provenance", "C2PA Content Credentials", provenance=True, decisive=True, vouches_real=True,
+           camera_original=True),
     Signal("iptc_digital_source_type", "provenance", "IPTC digital source type", provenance=True, decisive=True,
            vouches_real=True),
     Signal("generator_metadata", "provenance", "Generator metadata", provenance=True, decisive=True),
@@ -43,6 +48,7 @@ KINDS = tuple(BY_KIND)
 PROVENANCE = frozenset(s.kind for s in SIGNALS if s.provenance)
 DECISIVE = frozenset(s.kind for s in SIGNALS if s.decisive)
 VOUCHES_REAL = frozenset(s.kind for s in SIGNALS if s.vouches_real)
+CAMERA_ORIGINAL = frozenset(s.kind for s in SIGNALS if s.camera_original)
 assert all(s.group in GROUPS for s in SIGNALS), "every signal's group must be one of GROUPS"
 
 

@@ -1,43 +1,47 @@
-"""Verdict fusion: a pure function from the signals to real / uncertain / fake and the reasons.
+"""Verdict fusion: a pure function from the signals to a graded level (``shared.levels``), its
+verdict (real / uncertain / fake) and the reasons, the decisive one first.
 
-Inputs: the detector's fake probability (None when the model did not run), the metadata
-score of ``worker/signals/metadata.py`` (None when exiftool failed), and the evidence list.
-The model's own ``fake``/``real`` thresholds come from its sidecar and replace
-``model_fake``/``model_real`` (``Thresholds(**{**asdict(DEFAULT_THRESHOLDS), ...})``).
+Inputs: the detectors' combined fake probability (None when they did not run or the image is too
+small for them), the metadata score of ``worker/signals/metadata.py`` (None when exiftool failed),
+the evidence list, the detectors' thresholds (from ``models/ensemble.json``) and the levels' measured
+rates (the same file's ``levels``).
 
-Bands: model "fake" is p >= model_fake, "real" is p <= model_real, else "between";
-metadata "high" is score >= meta_real (camera-like), "low" is score <= meta_fake (editor
-tags, nothing camera-like), else "mid" (stripped metadata lands here: BASE = 0.30).
-"Real support" is metadata high or a provenance item that vouches for a real origin (c2pa / IPTC:
-``vouches_real`` in shared/signals.py) with effect "real"; "provenance" below is the registry's ``decisive`` kinds.
+Bands: model "fake" is p >= model_fake (at most 2 % of held-out genuine photos score that high),
+"real" is p <= model_real (at most 3 % of held-out AI images score that low), else "between";
+metadata "high" is score >= meta_real (camera-like), "low" is score <= meta_fake.
+"Camera support" is metadata high, a provenance item that vouches for a real origin (C2PA / IPTC capture:
+``vouches_real`` in shared/signals.py) with effect "real", or a camera-original signal
+(``camera_original`` in shared/signals.py) with effect "real".
+"Camera original" is a signed C2PA capture claim or the camera-original signal only: a metadata score
+or an XMP source type is copied by ``exiftool -tagsFromFile``.
 
-| # | condition (first that matches wins)            | label     | rationale                                         |
-|---|------------------------------------------------|-----------|---------------------------------------------------|
-| 1 | any evidence with ``strong=True``              | fake      | generation claimed in the file (C2PA/IPTC AI      |
-|   |                                                |           | source type, generator chunks, watermark): the    |
-|   |                                                |           | model cannot outvote it; that reason goes first   |
-| 2 | robustness item, neutral, value.flipped        | uncertain | the model's call flips when re-compressed:        |
-|   |                                                |           | "inconclusive under re-compression"               |
-| 3 | no model probability                           | uncertain | metadata alone proves nothing (strippable,        |
-|   |                                                |           | forgeable); reasons say which way it leans        |
-| 4 | model fake, metadata low or mid / None         | fake      | seed rule (both low -> fake); stripped metadata   |
-|   |                                                |           | does not contradict the model                     |
-| 5 | model fake, real support                       | uncertain | camera-like file the model calls fake: conflict   |
-| 6 | model real, real support, no non-strong fake   | real      | seed rule (both high -> real)                     |
-|   | evidence                                       |           |                                                   |
-| 7 | model real, otherwise                          | uncertain | leans real: absence of provenance or of camera    |
-|   |                                                |           | metadata never counts as authenticity             |
-| 8 | model between                                  | uncertain | leans fake / real by the side of 0.5 and metadata |
+| # | condition (first that matches wins)                  | level           | rationale                                   |
+|---|------------------------------------------------------|-----------------|---------------------------------------------|
+| 1 | any evidence with ``strong=True``                    | ai-provenance   | generation declared in the file: the model  |
+|   |                                                      |                 | cannot outvote it; that reason goes first   |
+| 2 | no model probability                                 | inconclusive    | metadata alone proves nothing               |
+| 3 | robustness: the call goes to the opposite side after | inconclusive    | a call that re-compression reverses is not  |
+|   | re-compression or down-scaling                       |                 | one to act on                               |
+| 4 | model fake, camera support                           | inconclusive    | camera-like file the model calls AI: conflict |
+| 5 | model fake                                           | likely-ai       | seed rule; stripped metadata does not       |
+|   |                                                      |                 | contradict the model                        |
+| 6 | model real, non-strong fake evidence (e.g. a broken  | inconclusive    | the file shows signs of AI or editing that  |
+|   | C2PA manifest, an AI tool in its edit history)       |                 | the detector did not see                    |
+| 7 | model real, camera original                          | camera-original | seed rule: model and metadata both say real |
+| 8 | model real                                           | no-sign-of-ai   | the detector's own measured error rate      |
+| 9 | model between                                        | inconclusive    | leans AI / real by the side of 0.5          |
 
-Non-strong "fake" evidence (e.g. an editor in C2PA actions, a broken manifest) never
-makes a verdict fake by itself; it blocks "real" (row 6) and is listed in the reasons.
+Non-strong "fake" evidence never makes a verdict fake by itself; it blocks the real-side levels (row 6).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collections.abc import Mapping
+
+from shared import levels
 from shared.evidence import Evidence
-from shared.signals import DECISIVE, VOUCHES_REAL
+from shared.signals import CAMERA_ORIGINAL, DECISIVE, VOUCHES_REAL
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,9 @@ DEFAULT_THRESHOLDS = Thresholds()
 
 # What each threshold decides (the bands above), for people reading a report of a verdict.
 MEANINGS = {
-    "model_fake": "the detectors' combined fake probability at or above which they call the image AI-generated",
-    "model_real": "the combined fake probability at or below which the detectors call the image a real photo",
+    "model_fake": "the detectors' combined fake probability at or above which the level is \"likely AI\"",
+    "model_real": "the combined fake probability at or below which the level is \"no sign of AI\" (or a camera "
+                  "original, with its evidence)",
     "meta_real": "the metadata score at or above which the file looks like a camera original",
     "meta_fake": "the metadata score at or below which the file shows no camera origin or shows editing",
 }
@@ -76,18 +81,29 @@ def band(fake_probability: float, t: Thresholds = DEFAULT_THRESHOLDS) -> str:
     return "between"
 
 
+def probability_text(p: float) -> str:
+    """A probability in words that never contradicts the band beside it (no '0.0 %' for 0.003)."""
+    if p < 0.001:
+        return "under 0.1 %"
+    if p > 0.999:
+        return "over 99.9 %"
+    return f"{100 * p:.1f} %" if p < 0.1 or p > 0.9 else f"{100 * p:.0f} %"
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """Three-state label and its human reasons, most important first."""
+    """The level, its three-state verdict and the human reasons, most important first."""
 
-    label: str  # "real" | "uncertain" | "fake"
+    label: str  # "real" | "uncertain" | "fake" (levels.VERDICT_OF[level])
     reasons: list[str]
+    level: str = "inconclusive"
 
 
 def _flipped(ev: Evidence) -> bool:
+    """A robustness item whose call goes to the opposite side (old items without "opposite": any change)."""
     value = ev.get("value")
-    return ev.get("kind") == "robustness" and ev.get("effect") == "neutral" and isinstance(value, dict) \
-        and bool(value.get("flipped"))
+    return ev.get("kind") == "robustness" and isinstance(value, dict) and bool(value.get("flipped")) \
+        and bool(value.get("opposite", True))
 
 
 def fuse(
@@ -95,12 +111,14 @@ def fuse(
     metadata_score: float | None,
     evidence: list[Evidence],
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    rates: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Verdict:
-    """Fuse model probability, metadata score and evidence into a verdict (table in the module docstring)."""
+    """Fuse model probability, metadata score and evidence into a level (table in the module docstring)."""
     t = thresholds
     strong = [e for e in evidence if e.get("strong")]
     weak_fake = [e for e in evidence if e.get("kind") in DECISIVE and e.get("effect") == "fake" and not e.get("strong")]
     real_prov = [e for e in evidence if e.get("kind") in VOUCHES_REAL and e.get("effect") == "real"]
+    camera = [e for e in evidence if e.get("kind") in CAMERA_ORIGINAL and e.get("effect") == "real"]
 
     if metadata_score is None:
         meta_band, meta_reason = "mid", "metadata unavailable"
@@ -110,36 +128,48 @@ def fuse(
         meta_band, meta_reason = "low", f"metadata shows no camera origin or shows editing (score {metadata_score:.2f})"
     else:
         meta_band, meta_reason = "mid", f"metadata is inconclusive (score {metadata_score:.2f})"
-    real_support = meta_band == "high" or bool(real_prov)
+    camera_support = meta_band == "high" or bool(real_prov) or bool(camera)
 
     model_band = None if fake_probability is None else band(fake_probability, t)
+    p_text = probability_text(fake_probability or 0.0)
     model_reason = {None: "detector result not used (none, or the image is too small for it)",
-                    "fake": f"detector says AI-generated (p={fake_probability or 0:.2f})",
-                    "real": f"detector says real photo (p={fake_probability or 0:.2f})",
-                    "between": f"detector is unsure (p={fake_probability or 0:.2f})"}[model_band]
+                    "fake": f"the detectors score it {p_text} likely AI-generated, at or above their "
+                            f"\"likely AI\" threshold of {probability_text(t.model_fake)}",
+                    "real": f"the detectors score it {p_text} likely AI-generated, at or below their "
+                            f"\"no sign of AI\" threshold of {probability_text(t.model_real)}",
+                    "between": f"the detectors score it {p_text} likely AI-generated, between their thresholds "
+                               f"({probability_text(t.model_real)} and {probability_text(t.model_fake)})"}[model_band]
 
-    extra = [e["reason"] for e in weak_fake] + [e["reason"] for e in real_prov]
+    extra = _dedupe([e["reason"] for e in weak_fake + real_prov + camera])
     no_proof = "no provenance found; absence of provenance is not proof of authenticity"
 
+    def out(level: str, *why: str) -> Verdict:
+        lv = levels.BY_NAME[level]
+        head = f"{lv.label}: {lv.meaning}"
+        measured = levels.rates_sentence(lv, rates)
+        return Verdict(lv.verdict, _dedupe([head + (f" ({measured})" if measured else ""), *why]), level)
+
     if strong:
-        reasons = [e["reason"] for e in strong] + [model_reason, meta_reason]
-        return Verdict("fake", _dedupe(reasons + extra))
-    if any(_flipped(e) for e in evidence):
-        return Verdict("uncertain", _dedupe(["inconclusive under re-compression", model_reason, meta_reason] + extra))
+        return out("ai-provenance", *[e["reason"] for e in strong], model_reason, meta_reason, *extra)
     if model_band is None:
-        return Verdict("uncertain", _dedupe([model_reason, meta_reason] + extra))
+        return out("inconclusive", model_reason, meta_reason, *extra)
+    flips = [e["reason"] for e in evidence if _flipped(e)]
+    if flips and model_band != "between":
+        return out("inconclusive", *flips, model_reason, meta_reason, *extra)
     if model_band == "fake":
-        if real_support:
-            return Verdict("uncertain", _dedupe(
-                [f"{model_reason}, but the file carries camera evidence", meta_reason] + extra))
-        return Verdict("fake", _dedupe([model_reason, meta_reason] + extra))
+        if camera_support:
+            return out("inconclusive", f"{model_reason}, but the file carries camera evidence", meta_reason, *extra)
+        return out("likely-ai", model_reason, meta_reason, *extra)
     if model_band == "real":
-        if real_support and not weak_fake:
-            return Verdict("real", _dedupe([model_reason, meta_reason] + extra))
-        return Verdict("uncertain", _dedupe([f"leans real: {model_reason}", meta_reason] + extra + [no_proof]))
-    lean = "leans fake" if fake_probability >= 0.5 and not real_support else "leans real" \
-        if fake_probability < 0.5 and real_support and not weak_fake else "no clear lean"
-    return Verdict("uncertain", _dedupe([f"{lean}: {model_reason}", meta_reason] + extra))
+        if weak_fake:
+            return out("inconclusive", f"{model_reason}, but the file shows signs of AI or editing", *extra,
+                       meta_reason)
+        if camera:
+            return out("camera-original", model_reason, *extra, meta_reason)
+        return out("no-sign-of-ai", model_reason, meta_reason, *extra, no_proof)
+    lean = "leans AI" if fake_probability >= 0.5 and not camera_support else "leans real" \
+        if fake_probability < 0.5 and not weak_fake else "no clear lean"
+    return out("inconclusive", f"{lean}: {model_reason}", meta_reason, *extra)
 
 
 def _dedupe(reasons: list[str]) -> list[str]:

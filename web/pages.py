@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
-from shared import archive, images, labels, privacy, signals
+from shared import archive, images, labels, levels, privacy, signals
 from shared.images import ACCEPTED
 from shared.models import LABEL_NOTE_MAX
 from web import batches, params, reanalysis, serialize, services
@@ -109,7 +109,8 @@ def history():
         return render_template("error.html", status=400, message=str(exc)), 400
     page = services.list_analyses(get_session(), page_no, _settings().page_size, OWNER, filters)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template("history.html", page=page, args=args, verdicts=params.VERDICTS,
+    return render_template("history.html", page=page, args=args, verdicts=params.VERDICTS, levels=levels.LEVELS,
+                           level_labels={lv.name: lv.label for lv in levels.LEVELS},
                            sorts=services.SORTS, label_choices=labels.LABELS,
                            model_versions=services.model_versions(get_session(), OWNER),
                            current=labels.current_for(get_session(), [a.id for a in page.items]))

@@ -29,7 +29,7 @@ def parse(model: type[BaseModel], args: MultiDict):
 def filters(args: MultiDict) -> Filters:
     """History filters from query arguments."""
     q = parse(schemas.AnalysisFilters, args)
-    return Filters(verdict=q.verdict, status=q.status, filename=q.filename, batch_id=q.batch,
+    return Filters(verdict=q.verdict, level=q.level, status=q.status, filename=q.filename, batch_id=q.batch,
                    has_provenance=None if q.has_provenance is None else q.has_provenance == "true",
                    created_after=schemas.parse_date(q.created_after) if q.created_after else None,
                    created_before=schemas.parse_date(q.created_before) if q.created_before else None,

@@ -12,12 +12,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from spectree.model_adapter.pydantic_adapter import BaseFile
 
-from shared import callbacks, labels, outbox
+from shared import callbacks, labels, levels, outbox
 from shared.evidence import Effect, Kind
 from shared.models import Analysis, Batch, Status
 from web.services import SORTS
 
 VERDICTS = ("real", "uncertain", "fake")  # shared/verdict.py's labels
+LEVELS = levels.NAMES  # shared/levels.py, most AI-like first
 LABELS = labels.LABELS
 STATUSES = (Status.QUEUED, Status.RUNNING, Status.DONE, Status.FAILED)
 SORT_KEYS = tuple(SORTS)
@@ -63,6 +64,7 @@ class Paging(_Input):
 
 class AnalysisFilters(Paging):
     verdict: Literal[VERDICTS] = None  # type: ignore[valid-type]
+    level: Literal[LEVELS] = Field(None, description="a graded level")  # type: ignore[valid-type]
     status: Literal[STATUSES] = None  # type: ignore[valid-type]
     filename: str = Field(None, max_length=FILENAME_MAX, description="part of the file name")
     batch: str = Field(None, max_length=ID_MAX, description="a batch id")
@@ -149,6 +151,24 @@ class DetectorScore(_Out):
     weight: float = Field(description="its weight in the combined logit")
 
 
+class LevelRates(_Out):
+    """How often held-out images landed at a level in the source-held-out cross-validation."""
+
+    ai: float = Field(description="share of held-out AI images (generators the detectors never saw) at this level")
+    real: float = Field(description="share of held-out genuine photos (sources they never saw) at this level")
+    sentence: str
+
+
+class LevelDetail(_Out):
+    """A graded level and what it means."""
+
+    name: Literal[LEVELS]  # type: ignore[valid-type]
+    label: str
+    verdict: Literal[VERDICTS]  # type: ignore[valid-type]
+    meaning: str
+    rates: LevelRates | None = Field(None, description="its measured rates (none for provenance)")
+
+
 class AnalysisSummary(_Out):
     id: str
     status: Literal[STATUSES]  # type: ignore[valid-type]
@@ -157,6 +177,11 @@ class AnalysisSummary(_Out):
     created_at: str
     finished_at: str | None = None
     verdict: Literal[VERDICTS] | None = None  # type: ignore[valid-type]
+    level: Literal[LEVELS] | None = Field(  # type: ignore[valid-type]
+        None, description="the graded level, most AI-like first: " + ", ".join(
+            f"{lv.name} ({lv.label}, verdict {lv.verdict})" for lv in levels.LEVELS)
+        + "; null for analyses made before levels existed")
+    level_label: str | None = Field(None, description="the level in words")
     fake_probability: float | None = None
     metadata_score: float | None = None
     batch_id: str | None = None
@@ -205,6 +230,7 @@ class AnalysisDetail(AnalysisSummary):
     # the thumbnail and forensic maps, made after the verdict: not_requested (a batch's item nobody opened yet)
     maps_state: Literal["not_requested", "pending", "ready", "failed"] | None = None
     maps_error: str | None = None  # why they failed
+    level_detail: LevelDetail | None = Field(None, description="the level, its meaning and its measured rates")
     reasons: list[str] | None = None
     evidence: list[Evidence] | None = None
     detectors: list[DetectorScore] | None = None

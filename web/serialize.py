@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import url_for
 
-from shared import privacy
+from shared import levels, privacy
 from shared.models import Analysis, Batch, Maps, Status, WebhookDelivery
 
 
@@ -27,6 +27,8 @@ def summary(a: Analysis) -> dict[str, Any]:
         "created_at": _iso(a.created_at),
         "finished_at": _iso(a.finished_at),
         "verdict": a.verdict,
+        "level": a.level,
+        "level_label": levels.BY_NAME[a.level].label if a.level in levels.BY_NAME else None,
         "fake_probability": a.fake_probability,
         "metadata_score": a.metadata_score,
         "batch_id": a.batch_id,
@@ -84,6 +86,8 @@ def detail(a: Analysis, private: bool = False) -> dict[str, Any]:
         if not private:
             result["evidence"] = privacy.redact_evidence(result.get("evidence", []))
         body["result"] = result
+        if isinstance(result.get("level"), dict):
+            body["level_detail"] = result["level"]
         body["reasons"] = result.get("reasons", [])
         body["evidence"] = result.get("evidence", [])
         body["detectors"] = result.get("detectors", [])  # each detector's own score, name and version

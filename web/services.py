@@ -85,6 +85,7 @@ class Filters:
     """History filters, all optional (from query arguments)."""
 
     verdict: str | None = None
+    level: str | None = None  # shared.levels name
     status: str | None = None
     filename: str | None = None
     batch_id: str | None = None
@@ -101,6 +102,8 @@ class Filters:
             stmt = self._by_label(stmt)
         if self.verdict:
             stmt = stmt.where(Analysis.verdict == self.verdict)
+        if self.level:
+            stmt = stmt.where(Analysis.level == self.level)
         if self.status:
             stmt = stmt.where(Analysis.status == self.status)
         if self.filename:

@@ -16,10 +16,14 @@ from worker.errors import AnalysisError
 def _line(record: dict) -> str:
     if "error" in record:
         return f"{record['file']}: error: {record['error']}"
-    reasons = "; ".join(record["reasons"][:3])
+    level = record.get("level") or {}
+    rates = (level.get("rates") or {}).get("sentence")
+    # the first reason restates the level and its meaning: the line gives the level, its rates, then the evidence
+    reasons = "; ".join(record["reasons"][1:4] if level else record["reasons"][:3])
     members = ", ".join(f"{d['name']} {d['fake_probability']:.3f}" for d in record.get("detectors", []))
-    return (f"{record['file']}: {record['verdict']} (fake probability {record['fake_probability']:.3f} [{members}], "
-            f"metadata score {record['metadata_score']:.2f}) - {reasons}")
+    head = f"{level['label']} (verdict {record['verdict']})" if level else record["verdict"]
+    return (f"{record['file']}: {head}{f' - {rates}' if rates else ''} (fake probability "
+            f"{record['fake_probability']:.3f} [{members}], metadata score {record['metadata_score']:.2f}) - {reasons}")
 
 
 def predict(files: list[str], as_json: bool, maps_dir: str | None) -> int:
@@ -38,7 +42,7 @@ def predict(files: list[str], as_json: bool, maps_dir: str | None) -> int:
                 record["sha256"] = sha256_file(path)
                 derived = Path(maps_dir) / record["sha256"] if maps_dir else None
                 outcome = analyze_file(path, res, derived_dir=derived)
-                record |= {k: outcome.result[k] for k in ("fake_probability", "metadata_score", "verdict", "reasons",
+                record |= {k: outcome.result[k] for k in ("fake_probability", "metadata_score", "verdict", "level", "reasons",
                                                            "model_version", "detectors", "evidence", "robustness")}
             except AnalysisError as exc:
                 record["error"] = str(exc)

@@ -20,7 +20,8 @@ from shared.images import sniff_file
 from shared.settings import Settings
 from shared.signals import found_provenance
 from shared.storage import Unavailable
-from shared.verdict import DEFAULT_THRESHOLDS, band, fuse
+from shared import levels
+from shared.verdict import DEFAULT_THRESHOLDS, band, fuse, probability_text
 from worker import decode, exif, maps, phash
 from worker.errors import AnalysisError
 from worker.signals.metadata import metadata_score, thumbnail_size
@@ -78,6 +79,7 @@ class Outcome:
     result: dict[str, Any] = field(default_factory=dict)
     phash: str | None = None
     has_provenance: bool = False
+    level: str | None = None  # shared.levels name
 
 
 @dataclass
@@ -257,10 +259,12 @@ def _finish(prep: _Prepared, model_scores, det) -> Outcome:  # noqa: ANN001 - wo
         evidence.append(_robustness_evidence(scores, thresholds))
     evidence.extend(prep.meta_evidence)
 
-    verdict = fuse(None if too_small else p_fake, prep.meta_score, evidence, thresholds)
+    rates = det.meta.get("levels") if isinstance(getattr(det, "meta", None), dict) else None
+    verdict = fuse(None if too_small else p_fake, prep.meta_score, evidence, thresholds, rates)
     timings["total_s"] = sum(timings.values())
     result = {
-        "verdict": verdict.label, "reasons": verdict.reasons, "fake_probability": p_fake,
+        "verdict": verdict.label, "level": levels.describe(verdict.level, rates), "reasons": verdict.reasons,
+        "fake_probability": p_fake,
         "metadata_score": prep.meta_score, "model_version": det.version, "evidence": evidence,
         "detectors": model_scores.detectors,
         "robustness": scores, "thresholds": dataclasses.asdict(thresholds), "maps": [],
@@ -268,14 +272,15 @@ def _finish(prep: _Prepared, model_scores, det) -> Outcome:  # noqa: ANN001 - wo
     }
     has_provenance = any(found_provenance(e) for e in evidence)
     return Outcome(verdict.label, verdict.reasons, p_fake, prep.meta_score, det.version, prep.width, prep.height,
-                   evidence, exif.group(prep.tags), result, prep.phash, has_provenance)
+                   evidence, exif.group(prep.tags), result, prep.phash, has_provenance, verdict.level)
 
 
 def _model_evidence(version: str, p: float, th) -> Evidence:  # noqa: ANN001
+    pt = probability_text(p)
     effect, reason = {
-        "fake": ("fake", f"the detectors combined give {p:.0%} probability of AI generation"),
-        "real": ("real", f"the detectors combined give only {p:.0%} probability of AI generation"),
-        "between": ("neutral", f"the detectors combined are undecided ({p:.0%} probability of AI generation)"),
+        "fake": ("fake", f"the detectors combined give {pt} probability of AI generation"),
+        "real": ("real", f"the detectors combined give only {pt} probability of AI generation"),
+        "between": ("neutral", f"the detectors combined are undecided ({pt} probability of AI generation)"),
     }[band(p, th)]
     return item("model", f"ensemble {version[:12]}", round(p, 4), effect, reason)
 
@@ -293,9 +298,15 @@ def _robustness_evidence(scores: list[dict], th) -> Evidence:  # noqa: ANN001
     sides = {s["perturbation"]: band(s["fake_probability"], th) for s in scores}
     original = sides.get("original")
     flipped = sorted(k for k, v in sides.items() if v != original)
+    # to the opposite side (fake <-> real) reverses the call; to or from "between" only weakens it
+    opposite = sorted(k for k in flipped if {sides[k], original} == {"fake", "real"})
     if not flipped:
-        return item("robustness", "centre crop re-scored after JPEG q90/q75/q50 and 0.75x/0.5x", {"flipped": False},
+        return item("robustness", "first view re-scored after JPEG q90/q75/q50 and 0.75x/0.5x", {"flipped": False},
                     "neutral", "the model's answer holds under re-compression and down-scaling")
-    return item("robustness", "centre crop re-scored after JPEG q90/q75/q50 and 0.75x/0.5x", {"flipped": True, "changed": flipped},
-                "neutral", "inconclusive under re-compression: the model's answer changes after "
-                + ", ".join(flipped))
+    value = {"flipped": True, "changed": flipped, "opposite": bool(opposite)}
+    if opposite:
+        return item("robustness", "first view re-scored after JPEG q90/q75/q50 and 0.75x/0.5x", value, "neutral",
+                    "the detectors' call reverses after " + ", ".join(opposite) + ": not a call to act on")
+    return item("robustness", "first view re-scored after JPEG q90/q75/q50 and 0.75x/0.5x", value, "neutral",
+                "the detectors' call weakens to or from undecided after " + ", ".join(flipped)
+                + ", and never reverses")

@@ -90,7 +90,7 @@ def _earlier_result(session: Session, a: Analysis, model_version: str) -> Analys
 
 def _copied(src: Analysis) -> dict[str, Any]:
     values = {field: getattr(src, field) for field in (
-        "verdict", "fake_probability", "metadata_score", "model_version", "width", "height", "result",
+        "verdict", "level", "fake_probability", "metadata_score", "model_version", "width", "height", "result",
         "file_metadata", "phash", "has_provenance")}
     if src.maps_state == Maps.READY:  # the same file's maps, already on disk; otherwise its own maps job
         values["maps_state"] = Maps.READY
@@ -103,7 +103,7 @@ def _failed(reason: str) -> dict[str, Any]:
 
 def _result(outcome: Outcome) -> dict[str, Any]:
     return {"status": Status.DONE, "finished_at": utcnow(), "error": None, "verdict": outcome.verdict,
-            "fake_probability": outcome.fake_probability, "metadata_score": outcome.metadata_score,
+            "level": outcome.level, "fake_probability": outcome.fake_probability, "metadata_score": outcome.metadata_score,
             "model_version": outcome.model_version, "width": outcome.width, "height": outcome.height,
             "result": outcome.result, "file_metadata": outcome.metadata, "phash": outcome.phash,
             "has_provenance": outcome.has_provenance}

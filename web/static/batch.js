@@ -33,7 +33,9 @@
     const name = el("a", "name", item.filename);
     name.href = item.page_url;
     const line = el("p", "line");
-    line.append(el("span", "badge " + state, state));
+    const badge = el("span", "badge " + state, item.level_label || state);
+    if (item.level_label) badge.title = "verdict " + item.verdict;
+    line.append(badge);
     if (item.fake_probability !== null && item.fake_probability !== undefined) {
       line.append(" " + Math.round(item.fake_probability * 100) + " % fake");
     }
@@ -45,7 +47,7 @@
   function draw(items) {
     const list = $("batch-items");
     items.forEach((item, k) => {
-      const key = [item.status, item.verdict, item.preview_url, item.error].join("|");
+      const key = [item.status, item.verdict, item.level, item.preview_url, item.error].join("|");
       const old = shown.get(item.id);
       if (old && old[0] === key) return;  // unchanged: keep its image as loaded
       const fresh = card(item);

@@ -18,7 +18,9 @@
     if (cls) node.className = cls;
     return node;
   }
-  const pct = (p) => (p === null || p === undefined ? "n/a" : (p * 100).toFixed(1) + " %");
+  // never "0.0 %" or "100.0 %" beside a verdict that is not certain (shared/verdict.py probability_text)
+  const pct = (p) => (p === null || p === undefined ? "n/a" : p < 0.001 ? "under 0.1 %" : p > 0.999 ? "over 99.9 %" :
+    (p * 100).toFixed(p < 0.1 || p > 0.9 ? 1 : 0) + " %");
 
   function renderStatus(data) {
     const s = $("status");
@@ -148,13 +150,20 @@
 
   function renderDone(data) {
     const r = data.result || {};
+    const level = data.level_detail;
+    $("level-label").textContent = level ? level.label : "";
     $("verdict").textContent = data.verdict;
+    $("verdict").className = "badge " + data.verdict;
     $("verdict-box").className = "verdict " + data.verdict;
+    $("verdict-box").dataset.level = data.level || "";
+    $("level-meaning").textContent = level ? level.meaning + "." : "";
+    $("level-rates").textContent = level && level.rates ? "Measured: " + level.rates.sentence + "." : "";
     $("fake-probability").textContent = pct(data.fake_probability);
     $("metadata-score").textContent = data.metadata_score === null ? "n/a" : data.metadata_score.toFixed(2);
     $("model-version").textContent = (data.model_version || "").slice(0, 12);
     const ol = $("reasons");
-    ol.replaceChildren(...(data.reasons || []).map((r) => el("li", r)));
+    // with a level, its first reason restates the level's meaning shown above it
+    ol.replaceChildren(...(data.reasons || []).slice(level ? 1 : 0).map((r) => el("li", r)));
     renderDetectors(r);
     renderDecisive(data.evidence || []);
     $("verdict-box").hidden = false;
