@@ -313,6 +313,18 @@ def held_out(items, fold: np.ndarray, steps: int = CV_STEPS, log=log) -> dict[st
     return res
 
 
+def train_rows(c: dict, native_only: bool = False) -> np.ndarray:
+    """Rows of the cache's training views; with native_only, the native-resolution crops only (each
+    image's first N_NATIVE training views: ``_views`` puts them before the global ones)."""
+    tr = np.flatnonzero(c["key"] == "train")
+    if not native_only:
+        return tr
+    img = c["image"][tr]
+    first = np.r_[0, np.flatnonzero(np.diff(img)) + 1]  # rows of one image are contiguous
+    pos = np.arange(len(tr)) - np.repeat(first, np.diff(np.r_[first, len(tr)]))
+    return tr[pos < N_NATIVE]
+
+
 def frozen_held_out(items, fold: np.ndarray, views: str) -> dict[str, np.ndarray]:
     """Today's frozen design on the same cache and folds: a logistic head on the 2240 frozen features.
 
@@ -323,13 +335,9 @@ def frozen_held_out(items, fold: np.ndarray, views: str) -> dict[str, np.ndarray
     c = cache(items)
     y_all = np.array([i.label for i in items])
     src_all = np.array([i.source for i in items])
-    train_pos = np.zeros(len(c["key"]), int)
     tr_rows = c["key"] == "train"
-    # position of each training view within its image: the native crops come first
-    for i in np.unique(c["image"][tr_rows]):
-        r = np.flatnonzero(tr_rows & (c["image"] == i))
-        train_pos[r] = np.arange(len(r))
-    use_train = tr_rows & ((train_pos < N_NATIVE) if views == "crops" else True)
+    use_train = np.zeros(len(c["key"]), bool)
+    use_train[train_rows(c, native_only=views == "crops")] = True
     out = {v: np.full(len(items), np.nan) for v in EVAL_VIEWS}
     for k in np.unique(fold):
         rows = np.flatnonzero(use_train & (fold != k)[c["image"]])

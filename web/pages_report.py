@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import jsonify, render_template, request
 
+from shared.verdict import probability_text
 from web import report
 from web.db import get_session
 from web.pages import _settings, analysis_or_404, bp
@@ -24,7 +25,8 @@ def _report(analysis_id: str) -> dict:
 @bp.get("/analyses/<analysis_id>/report")
 def report_page(analysis_id: str):
     """The report as a page to print or save as PDF (print styles: A4, no navigation)."""
-    return render_template("report.html", r=_report(analysis_id), when=when, shown=shown, grouped=grouped)
+    return render_template("report.html", r=_report(analysis_id), when=when, shown=shown, grouped=grouped,
+                           probability_text=probability_text)
 
 
 @bp.get("/analyses/<analysis_id>/report.json")

@@ -36,7 +36,7 @@ def make(session: Session, analysis: Analysis, settings: Settings, private: bool
         "file": {k: d.get(k) for k in ("filename", "sha256", "size_bytes", "media_type", "width", "height",
                                        "megapixels", "purged_at")} | {"purged": analysis.purged_at is not None},
         "times": {k: d.get(k) for k in ("created_at", "started_at", "finished_at")},
-        "verdict": {"label": d["verdict"], "fake_probability": d["fake_probability"],
+        "verdict": {"label": d["verdict"], "level": d.get("level_detail"), "fake_probability": d["fake_probability"],
                     "metadata_score": d["metadata_score"], "reasons": d.get("reasons") or []},
         "model": model(d["model_version"], result, settings),
         "evidence": evidence(d.get("evidence") or []),

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from web.schemas import STATUSES, VERDICTS, DetectorScore, Evidence, _Out
+from web.schemas import STATUSES, VERDICTS, DetectorScore, Evidence, LevelDetail, _Out
 from web.schemas_review import LabelHistory
 
 
@@ -50,6 +50,7 @@ class ReportTimes(_Out):
 
 class ReportVerdict(_Out):
     label: Literal[VERDICTS] | None = None  # type: ignore[valid-type]
+    level: LevelDetail | None = Field(None, description="the graded level, its meaning and measured rates")
     fake_probability: float | None = Field(None, description="the detectors' combined fake probability")
     metadata_score: float | None = None
     reasons: list[str]
