@@ -1,4 +1,5 @@
-"""The result page in a real Chromium at desktop and phone widths: the preview (upright), the verdict beside it,
+"""The result page in a real Chromium at desktop and phone widths: the preview (upright), the level and verdict
+beside it (above it on a phone, with the level's meaning on the first screen),
 one card per detector and per decisive provenance item, the evidence filed by the registry, no sideways scroll."""
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 import pytest
 
-from shared import signals
+from shared import levels, signals
 from shared.models import Analysis, Status
 from tests.conftest import camera_like_jpeg, write_tags
 from tests.live import ROOT, WebServer, Worker, app_for, isolated
@@ -61,7 +62,8 @@ def _geometry(page) -> dict:
       const i = document.getElementById('preview'), p = i.getBoundingClientRect(),
             v = document.getElementById('verdict-box').getBoundingClientRect();
       return {natural: [i.naturalWidth, i.naturalHeight], preview: [p.left, p.top, p.right, p.bottom],
-              verdict: [v.left, v.top, v.right, v.bottom], scroll: document.documentElement.scrollWidth};
+              verdict: [v.left, v.top, v.right, v.bottom], scroll: document.documentElement.scrollWidth,
+              meaning: document.getElementById('level-meaning').getBoundingClientRect().bottom};
     }""")
 
 
@@ -75,14 +77,21 @@ def test_preview_is_upright_beside_or_above_the_verdict(rotated_result, browser,
         g = _geometry(page)
         assert g["natural"] == [480, 640]  # stored 640x480, EXIF orientation 6: upright it is portrait
         assert page.locator("#verdict").inner_text() in ("real", "uncertain", "fake")
+        # the level in words and what it means, with its measured rates when the detectors decided it
+        assert page.locator("#level-label").inner_text() in [lv.label for lv in levels.LEVELS]
+        assert len(page.locator("#level-meaning").inner_text()) > 40
+        level = page.evaluate("() => document.getElementById('verdict-box').dataset.level")
+        if levels.BY_NAME[level].band:
+            assert "genuine photos" in page.locator("#level-rates").inner_text()
         # one card per shipped detector (models/ensemble.json)
         names = [m["name"] for m in json.loads((ROOT / "models" / "ensemble.json").read_text())["members"]]
         cards = page.locator("#detectors .detector-card")
         assert [cards.nth(k).get_attribute("data-detector") for k in range(cards.count())] == names
         if viewport is DESKTOP:  # side by side: the preview left, the verdict right, tops aligned
             assert g["preview"][2] <= g["verdict"][0] and abs(g["preview"][1] - g["verdict"][1]) < 5
-        else:  # stacked, and nothing wider than the phone
-            assert g["preview"][3] <= g["verdict"][1]
+        else:  # stacked, the level first and its meaning on the first screen, nothing wider than the phone
+            assert g["verdict"][1] < g["preview"][1]
+            assert g["meaning"] <= viewport["height"]
             assert g["scroll"] <= 390
     finally:
         page.close()

@@ -251,3 +251,32 @@ def test_labels_migration_upgrades_and_downgrades(database_url):
         assert conn.execute(text("SELECT count(*) FROM labels")).scalar() == 0
         assert conn.execute(text("SELECT id FROM analyses")).scalars().all() == ["a1"]
     engine.dispose()
+
+
+def test_levels_filter_the_history_and_their_observed_rates_stand_beside_the_cross_validated(app, client):
+    rates = {"likely-ai": {"ai": 0.55, "real": 0.02}, "camera-original": {"ai": 0.01, "real": 0.4}}
+    table = (("l1", "likely-ai", "fake", "fake"), ("l2", "likely-ai", "fake", "real"),
+             ("c1", "camera-original", "real", "real"), ("i1", "inconclusive", "uncertain", "fake"))
+    for name, level, verdict, lab in table:
+        aid = add_analysis(app, name + ".jpg", verdict, 0.5, {"a": 0.5})
+        with app.extensions["db_sessionmaker"]() as s:
+            a = s.get(Analysis, aid)
+            a.level = level
+            a.result = dict(a.result) | {"level": {"name": level, "rates": rates.get(level)}}
+            s.commit()
+        assert label(client, aid, lab).status_code == 201
+    items = client.get("/api/v1/analyses?level=likely-ai").get_json()["items"]
+    assert sorted(i["filename"] for i in items) == ["l1.jpg", "l2.jpg"]
+    assert {i["level_label"] for i in items} == {"likely AI"}
+    assert client.get("/api/v1/analyses?level=probably").status_code == 400
+    assert "l1.jpg" in client.get("/history?level=likely-ai").get_data(as_text=True)
+    assert "c1.jpg" not in client.get("/history?level=likely-ai").get_data(as_text=True)
+    body = client.get("/api/v1/evaluation").get_json()["models"][0]
+    by = {lv["name"]: lv for lv in body["levels"]}
+    assert list(by) == ["ai-provenance", "likely-ai", "inconclusive", "no-sign-of-ai", "camera-original"]
+    assert (by["likely-ai"]["n_fake"], by["likely-ai"]["n_real"]) == (1, 1)
+    assert by["likely-ai"]["observed_ai"] == pytest.approx(1 / 2) and by["likely-ai"]["observed_real"] == pytest.approx(1 / 2)
+    assert by["likely-ai"]["cross_validated_ai"] == 0.55 and by["camera-original"]["cross_validated_real"] == 0.4
+    assert by["no-sign-of-ai"]["cross_validated_ai"] is None and by["no-sign-of-ai"]["n_real"] == 0
+    html = client.get("/evaluation").get_data(as_text=True)
+    assert 'data-level="camera-original"' in html and "40.0 %" in html

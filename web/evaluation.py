@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
 from models import metrics
-from shared import labels
+from shared import labels, levels
 from shared.models import Analysis, ApiKey, Label, Status
 from web.services import owned
 
@@ -65,6 +65,7 @@ def figures(version: str | None, rows: list[tuple[Analysis, str]]) -> dict[str, 
         "at_real_threshold": _rates(y, p, shipped["model_real"]) if shipped and y else None,
         "roc_auc": _number(metrics.roc_auc(y, p)) if y else None,
         "detectors": _detectors(scored),
+        "levels": _levels(scored),
         "disagreements": [{"id": a.id, "filename": a.filename, "label": lab, "verdict": a.verdict,
                            "fake_probability": a.fake_probability,
                            "page_url": url_for("pages.result", analysis_id=a.id)}
@@ -86,3 +87,24 @@ def _detectors(scored: list[tuple[Analysis, str]]) -> list[dict[str, Any]]:
             ys.append(int(lab == "fake"))
             ps.append(float(d["fake_probability"]))
     return [{"name": name, "n": len(ys), "roc_auc": _number(metrics.roc_auc(ys, ps))} for name, (ys, ps) in per.items()]
+
+
+def _levels(scored: list[tuple[Analysis, str]]) -> list[dict[str, Any]]:
+    """Per level: the share of labelled genuine photos and AI images that landed there, beside the
+    cross-validated shares the analyses recorded with it (result["level"]["rates"]), so a reviewer sees
+    whether the levels mean on their own images what the cross-validation says they mean."""
+    n = {c: sum(1 for _, lab in scored if lab == c) for c in CLASSES}
+    count = {lv: {c: 0 for c in CLASSES} for lv in levels.NAMES}
+    measured: dict[str, dict] = {}
+    for a, lab in scored:
+        if a.level in count:
+            count[a.level][lab] += 1
+        d = (a.result or {}).get("level")
+        if isinstance(d, dict) and d.get("rates") and d.get("name") in count:
+            measured.setdefault(d["name"], d["rates"])
+    return [{"name": lv.name, "label": lv.label, "verdict": lv.verdict,
+             "n_real": count[lv.name]["real"], "n_fake": count[lv.name]["fake"],
+             "observed_real": count[lv.name]["real"] / n["real"] if n["real"] else None,
+             "observed_ai": count[lv.name]["fake"] / n["fake"] if n["fake"] else None,
+             "cross_validated_real": (measured.get(lv.name) or {}).get("real"),
+             "cross_validated_ai": (measured.get(lv.name) or {}).get("ai")} for lv in levels.LEVELS]

@@ -64,6 +64,21 @@ class Disagreement(_Out):
     page_url: str
 
 
+class LevelEvaluation(_Out):
+    """One level: how many labelled images landed there, beside its cross-validated rates."""
+
+    name: str
+    label: str
+    verdict: str
+    n_real: int = Field(description="labelled genuine photos at this level")
+    n_fake: int = Field(description="labelled AI images at this level")
+    observed_real: float | None = Field(None, description="share of the labelled genuine photos at this level")
+    observed_ai: float | None = Field(None, description="share of the labelled AI images at this level")
+    cross_validated_real: float | None = Field(None, description="share of held-out genuine photos there "
+                                                                 "(source-held-out cross-validation)")
+    cross_validated_ai: float | None = Field(None, description="share of held-out AI images there")
+
+
 class ModelEvaluation(_Out):
     model_version: str | None = None
     n: int = Field(description="analyses labelled real or fake")
@@ -76,6 +91,7 @@ class ModelEvaluation(_Out):
     at_real_threshold: Rates | None = None
     roc_auc: float | None = Field(None, description="of the combined fake_probability; null unless both classes")
     detectors: list[DetectorAuc]
+    levels: list[LevelEvaluation] = Field(description="per graded level, most AI-like first")
     disagreements: list[Disagreement]
 
 
