@@ -1,4 +1,4 @@
-"""What changed between an analysis and its re-analysis: verdict, scores, each detector, evidence, model version.
+"""What changed between an analysis and its re-analysis: verdict, level, scores, each detector, evidence, model version.
 
 Pure functions of the two rows (loaded with their results), so the API, the result page's poll and the tests read
 the same comparison. Evidence is compared as the API shows it (private values redacted); the forensic maps are
@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import url_for
 
-from shared import privacy, signals
+from shared import levels, privacy, signals
 from shared.models import Analysis, Status
 from web.serialize import _iso
 
@@ -21,7 +21,9 @@ FIELDS = ("effect", "value", "strong", "reason")  # what makes an evidence item 
 def side(a: Analysis) -> dict[str, Any]:
     """One column of the side-by-side view."""
     result = a.result or {}
-    return {"id": a.id, "status": a.status, "verdict": a.verdict, "fake_probability": a.fake_probability,
+    return {"id": a.id, "status": a.status, "verdict": a.verdict, "level": a.level,
+            "level_label": levels.BY_NAME[a.level].label if a.level in levels.BY_NAME else None,
+            "fake_probability": a.fake_probability,
             "metadata_score": a.metadata_score, "model_version": a.model_version, "finished_at": _iso(a.finished_at),
             "error": a.error, "reasons": result.get("reasons", []), "thresholds": result.get("thresholds"),
             "page_url": url_for("pages.result", analysis_id=a.id)}
@@ -34,7 +36,7 @@ def compare(old: Analysis, new: Analysis) -> dict[str, Any]:
     if old.status != Status.DONE or new.status != Status.DONE:
         return body
     body["changes"] = {name: _change(getattr(old, name), getattr(new, name))
-                       for name in ("verdict", "model_version", "fake_probability", "metadata_score")}
+                       for name in ("verdict", "level", "model_version", "fake_probability", "metadata_score")}
     body["detectors"] = detectors((old.result or {}).get("detectors", []), (new.result or {}).get("detectors", []))
     body["evidence"] = evidence((old.result or {}).get("evidence", []), (new.result or {}).get("evidence", []))
     return body

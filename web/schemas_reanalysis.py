@@ -6,13 +6,15 @@ from typing import Any, Literal
 from pydantic import Field
 
 from web.compare import FIELDS
-from web.schemas import STATUSES, VERDICTS, Evidence, _Out
+from web.schemas import LEVELS, STATUSES, VERDICTS, Evidence, _Out
 
 
 class Side(_Out):
     id: str
     status: Literal[STATUSES]  # type: ignore[valid-type]
     verdict: Literal[VERDICTS] | None = None  # type: ignore[valid-type]
+    level: Literal[LEVELS] | None = None  # type: ignore[valid-type]
+    level_label: str | None = None
     fake_probability: float | None = None
     metadata_score: float | None = None
     model_version: str | None = None
@@ -32,6 +34,7 @@ class Change(_Out):
 
 class Changes(_Out):
     verdict: Change
+    level: Change
     model_version: Change
     fake_probability: Change
     metadata_score: Change

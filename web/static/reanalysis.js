@@ -59,6 +59,8 @@
     } else {
       tbody.append(row("Verdict", verdictBadge(old), verdictBadge(now), c.verdict.changed ? "changed" : "same",
         c.verdict.changed, "verdict"));
+      tbody.append(row("Level", old.level_label || "–", now.level_label || "–",
+        c.level.changed ? "changed" : "same", c.level.changed, "level"));
       tbody.append(row("Fake probability", pct(old.fake_probability), pct(now.fake_probability),
         points(c.fake_probability.delta), c.fake_probability.changed, "fake_probability"));
       tbody.append(row("Metadata score", old.metadata_score ?? "–", now.metadata_score ?? "–",
