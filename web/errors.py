@@ -5,7 +5,7 @@ from flask import Flask, jsonify, make_response, render_template, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from shared.db import TRANSIENT_SQLSTATES
+from shared.db import MIGRATE_COMMAND, TRANSIENT_SQLSTATES, is_unmigrated
 from shared.storage import Unavailable
 
 
@@ -52,6 +52,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def database_down(exc: DBAPIError):
+        if is_unmigrated(exc):
+            app.logger.error("the database is not migrated: %s", exc.orig)
+            return unavailable(f"the database is not migrated to this version: run `{MIGRATE_COMMAND}` "
+                               "(make run and Compose's migrate service do it), then reload")
         transient = getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES  # deadlock: retrying succeeds
         if not (exc.connection_invalidated or transient) and "connect" not in str(exc.orig).lower() \
                 and not _is_lock(exc):
