@@ -1,13 +1,10 @@
 """Errors: what the web answers when something it needs is missing, on pages and in the API."""
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from sqlalchemy import text
 
-from shared.db import MIGRATE_COMMAND, make_engine
-from tests.conftest import POSTGRES_URL, REDIS_URL
+from shared.db import MIGRATE_COMMAND
+from tests.conftest import REDIS_URL, new_postgres_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -16,16 +13,8 @@ def empty_database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    if not POSTGRES_URL:
-        pytest.skip("TEST_POSTGRES_URL is not set")
-    name = f"deepfake_empty_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with new_postgres_database("deepfake_empty") as url:
+        yield url
 
 
 def test_an_unmigrated_database_is_a_503_saying_to_run_the_migrations(tmp_path, empty_database_url):
