@@ -7,6 +7,7 @@ from werkzeug.exceptions import HTTPException
 
 from shared.db import MIGRATE_COMMAND, TRANSIENT_SQLSTATES, is_unmigrated
 from shared.storage import Unavailable
+from web.forms import FIELD_PARTS, TooManyParts
 
 
 def json_error(status: int, message: str):
@@ -42,8 +43,12 @@ def init_app(app: Flask) -> None:
         if status == 413:
             settings = app.config["SETTINGS"]
             batch = request.endpoint in BATCH_UPLOADS
-            message = (f"the upload is larger than the {settings.max_batch_mb} MB limit of a batch" if batch
-                       else f"the upload is larger than the {settings.max_upload_mb} MB limit")
+            if isinstance(exc, TooManyParts):
+                message = exc.description + (f": a batch takes at most {exc.limit - FIELD_PARTS:,} files (its key's "
+                                             "limit); send the rest in another batch" if batch else "")
+            else:
+                message = (f"the upload is larger than the {settings.max_batch_mb} MB limit of a batch" if batch
+                           else f"the upload is larger than the {settings.max_upload_mb} MB limit")
         else:
             message = exc.description if status in (400, 405) else MESSAGES.get(status, exc.name)
         if wants_json():
