@@ -135,10 +135,17 @@ def run_chunk(ids: list[str], res: Resources, owner: str | None = None) -> list[
 
 
 def _store_previews(settings: Settings, work: list[tuple], outcomes: list) -> None:
-    """Each analysed file's preview, stored before its analysis is done: the web serves it as a file."""
-    for (_, sha, _, _), outcome in zip(work, outcomes):
+    """Each analysed file's preview, stored before its analysis is done: the web serves it as a file.
+
+    A file's folder that cannot be written to costs that file its preview, not its chunk its verdicts; an object
+    store that does not answer retries the job, as when it could not fetch the files.
+    """
+    for (analysis_id, sha, _, _), outcome in zip(work, outcomes):
         if not isinstance(outcome, AnalysisError) and outcome.preview is not None:
-            preview.save(storage.store_for(settings), sha, outcome.preview)
+            try:
+                preview.save(storage.store_for(settings), sha, outcome.preview)
+            except OSError:
+                log.warning("analysis %s: its preview could not be stored", analysis_id, exc_info=True)
 
 
 def _write_outcomes(session: Session, owner: str, work: list[tuple], outcomes: list,
