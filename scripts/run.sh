@@ -32,6 +32,14 @@ fi
   --hostname="worker-$$@%h" & pids+=($!)
 export HOST PORT  # gunicorn.conf.py: bind, WEB_WORKERS (2) processes of WEB_THREADS (4) threads
 .venv/bin/gunicorn "web:create_app()" & pids+=($!)
+# the URL is printed once the web answers: a bind to every address is probed on loopback
+probe_host=$HOST; [[ $HOST == 0.0.0.0 ]] && probe_host=127.0.0.1; [[ $HOST == "::" ]] && probe_host=::1
+[[ $probe_host == *:* && $probe_host != \[* ]] && probe_host="[$probe_host]"
+until .venv/bin/python -c 'import sys, urllib.request as r; r.urlopen(sys.argv[1], timeout=2)' \
+    "http://$probe_host:$PORT/healthz" 2>/dev/null; do
+  kill -0 "${pids[-1]}" 2>/dev/null || { echo "run: the web did not start (see its log above)" >&2; exit 1; }
+  sleep 0.2
+done
 echo
 echo "deepfake-detect is running at http://$HOST:$PORT/  (Ctrl-C to stop)"
 wait -n "${pids[@]}"

@@ -35,3 +35,16 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 # PostgreSQL's transient aborts (deadlock detected, serialisation failure): retrying the transaction succeeds.
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+
+# A table or column the code needs is missing: the schema is behind the code (PostgreSQL's undefined_table and
+# undefined_column; SQLite says it in words). Not transient: the migrations have to be run.
+MISSING_SCHEMA_SQLSTATES = frozenset({"42P01", "42703"})
+MIGRATE_COMMAND = "python -m shared.migrate"
+
+
+def is_unmigrated(exc: Exception) -> bool:
+    """Whether a database error says the schema is missing or older than the code."""
+    orig = getattr(exc, "orig", exc)
+    if getattr(orig, "sqlstate", None) in MISSING_SCHEMA_SQLSTATES:
+        return True
+    return str(orig).startswith(("no such table", "no such column"))

@@ -12,11 +12,16 @@ cut at ``worker.exif.MAX_VALUE_CHARS``). C2PA is read in process by c2pa-rs from
 (itself capped by ``MAX_UPLOAD_MB``); c2pa-rs caps its own Brotli boxes at 10 MiB since its PR #2210
 (not verified for the bundled sdk), and anything it raises fails only that file (worker.pipeline).
 
+At upload the web reads a PNG's chunk headers (``check_png_text``), never its data: a text chunk longer than the
+limit, compressed or not, is refused there, wherever it stands in the file (Pillow reads only the chunks before
+the image data when it opens a file, and its uncompressed-text cap is the total one).
+
 Real generator texts are far below the limit: A1111 parameters are a few KiB, ComfyUI workflows
 tens to a few hundred KiB.
 """
 from __future__ import annotations
 
+import struct
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -59,6 +64,33 @@ def inflate(data: bytes, wbits: int = 15, limit: int = TEXT_MAX_BYTES) -> bytes:
     if not stream.eof and (stream.unconsumed_tail or len(out) >= limit):
         raise TooLarge(f"decompresses to more than {limit:,} bytes")
     return out
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
+
+
+def check_png_text(path: Path) -> None:
+    """Raise TooLarge when a PNG has a text chunk over TEXT_MAX_BYTES, or more text than TEXT_TOTAL_BYTES.
+
+    Reads 8 bytes per chunk and seeks over its data, so a 50 MB file costs a few reads; not a PNG: nothing to do.
+    """
+    total = 0
+    with open(path, "rb") as fh:
+        if fh.read(8) != PNG_SIGNATURE:
+            return
+        while len(header := fh.read(8)) == 8:
+            length, kind = struct.unpack(">I4s", header)
+            if kind in TEXT_CHUNKS:
+                total += length
+                if length > TEXT_MAX_BYTES:
+                    raise TooLarge(f"a PNG {kind.decode()} text chunk is {length:,} bytes; the limit of one text "
+                                   f"chunk is {TEXT_MAX_BYTES:,} bytes")
+                if total > TEXT_TOTAL_BYTES:
+                    raise TooLarge(f"the PNG's text chunks hold more than {TEXT_TOTAL_BYTES:,} bytes together")
+            if kind == b"IEND":
+                return
+            fh.seek(length + 4, 1)  # the data and its CRC
 
 
 def apply_to_pillow() -> None:

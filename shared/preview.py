@@ -1,10 +1,11 @@
-"""The result page's preview: the stored upload upright (EXIF orientation applied), downscaled, as a JPEG.
+"""The result page's preview: the upload upright (EXIF orientation applied), downscaled, as a JPEG.
 
-Made on demand by the web from the stored upload rather than by the worker: the pipeline stays as it is (the
-detector work on it is in flight elsewhere), analyses made before this existed get a preview too, and nothing is
-written, so a preview can never outlive a purge or a delete as an orphan file (the browser caches it instead).
-It is only made for analyses the worker finished, i.e. files already decoded once under the same pixel limit;
-a JPEG is decoded at a reduced DCT scale (``draft``), so a 12 MP photo costs a fraction of a full decode.
+Made once and stored beside the thumbnail (``PREVIEW_NAME`` among the upload's derived files), so serving it is a
+file read: the worker encodes it from the image it decodes for the verdict (``encode``), before the analysis is
+marked done. An analysis finished before previews were stored gets one made by the web on its first request
+(``render``), but only when that decode is small (``FALLBACK_MAX_PIXELS``: a JPEG counts at the reduced DCT scale
+``draft`` gives); a larger one is never decoded in the web. The stored file goes with the upload's other derived
+files (delete, purge), so it cannot outlive them.
 """
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from shared import limits
+from shared.storage import Store
 
 PREVIEW_SIDE = 1024  # the long side at most, in pixels
+PREVIEW_NAME = "preview.jpg"
+FALLBACK_MAX_PIXELS = 4 * PREVIEW_SIDE * PREVIEW_SIDE  # what the web may decode for a preview: about 4 MP
 limits.apply_to_pillow()
 
 try:  # HEIC/HEIF uploads (the worker registers the same opener)
@@ -30,24 +34,42 @@ class NoPreview(Exception):
     """The stored file cannot be previewed (should not happen for a file the worker decoded)."""
 
 
-def render(path: Path, max_pixels: int, side: int = PREVIEW_SIDE) -> bytes:
-    """JPEG bytes of the image at ``path``, upright, its long side at most ``side`` px; never the original."""
+class TooCostly(NoPreview):
+    """Making this preview would mean a decode larger than the caller allows."""
+
+
+def encode(img: Image.Image, side: int = PREVIEW_SIDE) -> bytes:
+    """JPEG bytes of an already upright image, its long side at most ``side`` px (the worker's decoded image)."""
+    small = img.convert("RGBA" if img.mode in ("P", "PA", "LA", "La") else img.mode)  # a copy: img is kept
+    small.thumbnail((side, side))
+    out = io.BytesIO()
+    _flatten(small).save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def render(path: Path, max_pixels: int, side: int = PREVIEW_SIDE, max_decode: int | None = None) -> bytes:
+    """JPEG bytes of the image at ``path``, upright, its long side at most ``side`` px; never the original.
+
+    With ``max_decode``, raises TooCostly instead of decoding more pixels than that (read from the header).
+    """
     try:
         with limits.open_image(path, max_pixels) as img:
             img.draft("RGB", (side, side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale when that is enough
-            upright = ImageOps.exif_transpose(img)
-            upright = upright.convert("RGBA" if upright.mode in ("P", "PA", "LA", "La") else upright.mode)
-            upright.thumbnail((side, side))
-            rgb = _flatten(upright)
+            if max_decode is not None and img.width * img.height > max_decode:
+                raise TooCostly(f"the image is {img.width}x{img.height} pixels: too large to preview here")
+            return encode(ImageOps.exif_transpose(img), side)
     except limits.TooManyPixels as exc:
         raise NoPreview(str(exc)) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise NoPreview(f"the image has more pixels than the limit of {max_pixels:,}") from None
     except (ValueError, OSError, SyntaxError, EOFError) as exc:
         raise NoPreview(f"the stored image cannot be previewed ({exc.__class__.__name__})") from None
-    out = io.BytesIO()
-    rgb.save(out, "JPEG", quality=85)
-    return out.getvalue()
+
+
+def save(store: Store, sha256: str, body: bytes) -> None:
+    """Store a preview beside the upload's thumbnail and maps."""
+    with store.derived_writer(sha256) as folder:
+        (folder / PREVIEW_NAME).write_bytes(body)
 
 
 def _flatten(img: Image.Image) -> Image.Image:

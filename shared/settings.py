@@ -98,6 +98,9 @@ class Settings:
     lease_s: float = 60.0
     metrics_dir: Path | None = None  # PROMETHEUS_MULTIPROC_DIR: where worker processes write their metrics
     metrics_token: str = ""  # set: /metrics needs it as a bearer token
+    # ALLOWED_HOSTS: the Host names the web answers to, any port (DNS rebinding); "*" = any. The default is what
+    # `make run` binds; a server reached under other names lists them
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
     secret_key: str = ""
 
     @classmethod
@@ -143,6 +146,8 @@ class Settings:
             "metrics_dir": Path(env("PROMETHEUS_MULTIPROC_DIR", "")).resolve()
             if env("PROMETHEUS_MULTIPROC_DIR") else None,
             "metrics_token": env("METRICS_TOKEN", cls.metrics_token),
+            "allowed_hosts": tuple(h.strip().lower() for h in env("ALLOWED_HOSTS", ",".join(cls.allowed_hosts))
+                                   .split(",") if h.strip()),
         }
         values.update(overrides)
         if not values.get("secret_key"):
@@ -213,7 +218,7 @@ ENV_VARS = (
     "REQUIRE_API_KEY", "WEB_UI", "RATE_LIMIT_PER_MINUTE", "MAX_BATCH_FILES", "MAX_BATCH_MB", "BATCH_CHUNK",
     "WEBHOOK_RETRY_BASE_S", "WEBHOOK_ALLOW_PRIVATE", "WEBHOOK_CONNECT_TIMEOUT_S", "WEBHOOK_READ_TIMEOUT_S",
     "WEBHOOK_POLL_S", "RETENTION_DAYS", "VISIBILITY_TIMEOUT", "SWEEP_INTERVAL_S", "LEASE_S",
-    "PROMETHEUS_MULTIPROC_DIR", "METRICS_TOKEN", "STORAGE_URL",
+    "PROMETHEUS_MULTIPROC_DIR", "METRICS_TOKEN", "STORAGE_URL", "ALLOWED_HOSTS",
 )
 # Read by boto3 itself (object storage's keys), documented and passed along with the variables above.
 STORAGE_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import io
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,21 +30,29 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_url():
-    """A fresh PostgreSQL database for this test session, migrated to head; fails if set but unreachable."""
+@contextmanager
+def new_postgres_database(prefix: str = "deepfake_test") -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database beside TEST_POSTGRES_URL, dropped when the block ends."""
     if not POSTGRES_URL:
         pytest.skip("TEST_POSTGRES_URL is not set (scripts/test.sh sets it when PostgreSQL is available)")
-    name = f"deepfake_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = make_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:  # raises (fails the suite) when TEST_POSTGRES_URL is unreachable
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    upgrade(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh PostgreSQL database for this test session, migrated to head; fails if set but unreachable."""
+    with new_postgres_database() as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

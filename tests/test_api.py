@@ -99,6 +99,29 @@ def test_pixel_bomb_is_413(client):
     assert "pixels" in resp.get_json()["error"]
 
 
+def _png_with_chunk(kind: bytes, data: bytes) -> bytes:
+    """A small PNG with one more chunk after its image data (just before IEND), where Pillow's open never looks."""
+    import struct
+    import zlib
+
+    png = make_png()
+    chunk = struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return png[:-12] + chunk + png[-12:]
+
+
+def test_an_uncompressed_text_chunk_over_the_limit_is_413_at_upload(client):
+    from shared.limits import TEXT_MAX_BYTES
+
+    xmp = b"XML:com.adobe.xmp\0\0\0\0\0" + b"<x:xmpmeta>" + b" " * TEXT_MAX_BYTES
+    resp = post(client, _png_with_chunk(b"iTXt", xmp), "xmp.png")
+    assert resp.status_code == 413, resp.get_json()
+    assert f"iTXt text chunk is {len(xmp):,} bytes" in resp.get_json()["error"]
+    assert "1,048,576" in resp.get_json()["error"]
+    resp = post(client, _png_with_chunk(b"tEXt", b"Comment\0" + b"A" * (TEXT_MAX_BYTES + 1)), "t.png")
+    assert resp.status_code == 413 and "tEXt" in resp.get_json()["error"]
+    assert post(client, _png_with_chunk(b"tEXt", b"Comment\0" + b"A" * (TEXT_MAX_BYTES - 8)), "ok.png").status_code == 202
+
+
 def test_list_is_newest_first_and_paginated(client):
     ids = [post(client, make_jpeg(color=(i * 20, 0, 0)), f"{i}.jpg").get_json()["id"] for i in range(5)]
     page1 = client.get("/api/v1/analyses?per_page=2").get_json()

@@ -131,6 +131,26 @@ def test_max_batch_files_answers_413(client, app):
     assert resp.status_code == 413 and "at most 2" in resp.get_json()["error"]
 
 
+def test_the_part_limit_follows_the_keys_file_limit_and_says_it_is_the_part_limit(client, app, overrides):
+    """Werkzeug's 1,000-part default is not a key's limit: 1,004 (not images, so quickly refused) files pass for a key
+    allowed 1,200; more parts than a key's files and fields are a 413 that names parts, not megabytes."""
+    _, big = make_key(app, "big", max_batch_files=1200)
+    resp = post_batch(client, files(*[(b"x", f"{i}.jpg") for i in range(1004)]), headers=auth(big))
+    assert resp.status_code == 202, resp.get_json()
+    assert resp.get_json()["total"] == 1004
+    _, small = make_key(app, "small", max_batch_files=3)
+    resp = post_batch(client, files(*[(b"", f"{i}.jpg") for i in range(40)]), headers=auth(small))
+    assert resp.status_code == 413
+    message = resp.get_json()["error"]
+    assert "multipart parts" in message and "at most 3 files" in message and "MB" not in message
+    from web import create_app  # the upload page's batches are the keyless user's: MAX_BATCH_FILES
+
+    pages = create_app({**overrides, "max_batch_files": 3}).test_client()
+    resp = pages.post("/batches", data=files(*[(b"", f"{i}.jpg") for i in range(40)]),
+                      headers={"Accept": "application/json"}, content_type="multipart/form-data")
+    assert resp.status_code == 413 and "at most 3 files" in resp.get_json()["error"]
+
+
 def test_batch_requires_files_and_a_valid_callback(client):
     assert post_batch(client, {}).status_code == 400
     resp = post_batch(client, files((make_jpeg(), "a.jpg")), callback_url="ftp://x")

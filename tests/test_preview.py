@@ -101,3 +101,80 @@ def test_api_preview_is_only_for_the_keys_own_analyses(app, client):
     assert client.get(body["preview_url"], headers={"Authorization": f"Bearer {mine}"}).status_code == 200
     assert client.get(body["preview_url"], headers={"Authorization": f"Bearer {theirs}"}).status_code == 404
     assert client.get(f"/analyses/{analysis_id}/preview").status_code == 404  # not the local user's
+
+
+def big_grey16_png(width=10000, height=9999) -> bytes:
+    """A 16-bit grey PNG of about 100 M pixels that is small on disk (all zero), written row by row."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    z, row, parts = zlib.compressobj(9), b"\0" * (1 + 2 * width), []
+    parts.extend(z.compress(row) for _ in range(height))
+    idat = b"".join(parts) + z.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Any image decoded in this process from here on fails the test."""
+    from PIL import ImageFile
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError(f"the web decoded a {self.size} image")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", refuse)
+
+
+def test_a_huge_image_preview_is_never_decoded_by_the_web(app, client, no_decoding):
+    """10000x9999 at 16 bits (small on disk) took 2.4 s and ~960 MB per request when the web decoded it."""
+    import time
+
+    analysis_id = _upload(client, big_grey16_png())
+    _finish(app, analysis_id)
+    started = time.monotonic()
+    resp = client.get(f"/api/v1/analyses/{analysis_id}/preview")  # no stored preview: too large to make here
+    assert resp.status_code == 404 and "no stored preview" in resp.get_json()["error"]
+    assert time.monotonic() - started < 0.5
+    sha = client.get(f"/api/v1/analyses/{analysis_id}").get_json()["sha256"]
+    made = preview.encode(Image.new("I;16", (1000, 999)))  # what the worker stores beside the thumbnail
+    preview.save(storage.store_for(app.config["SETTINGS"]), sha, made)
+    for _ in range(3):
+        resp = client.get(f"/api/v1/analyses/{analysis_id}/preview")
+        assert resp.status_code == 200 and resp.mimetype == "image/jpeg" and resp.data == made
+
+
+def test_a_small_preview_is_made_once_then_read_from_storage(app, client):
+    analysis_id = _upload(client, rotated_jpeg())
+    _finish(app, analysis_id)
+    first = client.get(f"/analyses/{analysis_id}/preview")
+    assert first.status_code == 200
+    sha = client.get(f"/api/v1/analyses/{analysis_id}").get_json()["sha256"]
+    stored = storage.store_for(app.config["SETTINGS"]).open_derived(sha, preview.PREVIEW_NAME)
+    assert stored is not None and stored.read() == first.data
+
+
+def test_the_worker_stores_the_preview_before_the_analysis_is_done(app, client, request):
+    """The runner's chunk: the preview comes from the image decoded for the verdict, upright and downscaled; the
+    web then serves it without decoding anything."""
+    from worker.pipeline import Resources
+    from worker.runner import run_chunk
+
+    analysis_id = _upload(client, rotated_jpeg())
+    res = Resources(app.config["SETTINGS"])
+    try:
+        run_chunk([analysis_id], res)
+    finally:
+        res.close()
+    sha = client.get(f"/api/v1/analyses/{analysis_id}").get_json()["sha256"]
+    stored = storage.store_for(app.config["SETTINGS"]).open_derived(sha, preview.PREVIEW_NAME)
+    assert stored is not None
+    with Image.open(stored) as out:
+        assert out.format == "JPEG" and out.size == (576, 1024)
+        assert out.getpixel((out.width - 20, 20))[1] > 150  # upright: the block is top-right
+    request.getfixturevalue("no_decoding")
+    resp = client.get(f"/analyses/{analysis_id}/preview")
+    assert resp.status_code == 200 and resp.mimetype == "image/jpeg"

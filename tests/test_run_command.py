@@ -34,6 +34,10 @@ def test_run_script_serves_a_verdict_and_ctrl_c_stops_everything(tmp_path):
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 240
+        while "running at" not in (tmp_path / "run.log").read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "run.log").read_text()[-3000:]
+            time.sleep(0.05)
+        assert requests.get(base + "/healthz", timeout=2).status_code == 200  # the URL it printed answers at once
         while time.monotonic() < deadline:
             try:
                 if requests.get(base + "/readyz", timeout=2).status_code == 200:

@@ -140,3 +140,23 @@ def test_keyless_api_cannot_be_driven_cross_site(app, client):
 
 def test_a_key_may_be_used_from_any_origin(app, client):
     assert _upload(client, Origin="https://elsewhere.example", **_key(app, "spa")).status_code == 202
+
+
+def test_a_host_not_allowed_is_a_400_so_dns_rebinding_cannot_drive_the_api(app, client):
+    """A keyless DELETE from a rebound name is same-origin to itself (Origin == Host): only the Host list stops it."""
+    target = f"/api/v1/analyses/{_upload(client).get_json()['id']}"
+    rebound = {"Host": "rebind.evil.example", "Origin": "http://rebind.evil.example"}
+    resp = client.delete(target, headers=rebound)
+    assert resp.status_code == 400 and "ALLOWED_HOSTS" in resp.get_json()["error"]
+    assert client.get("/", headers={"Host": "localhost.evil.example:8000"}).status_code == 400  # pages too
+    assert client.get(target, headers={"Host": "rebind.evil.example"}).status_code == 400
+    for host in ("127.0.0.1:8000", "localhost", "LOCALHOST:5000", "[::1]:8000", "[::1]"):
+        assert client.get(target, headers={"Host": host}).status_code == 200, host
+    assert client.delete(target, headers={"Host": "127.0.0.1:8000", "Origin": "http://127.0.0.1:8000"}).status_code == 204
+
+
+def test_allowed_hosts_is_a_setting(monkeypatch, tmp_path):
+    monkeypatch.setenv("ALLOWED_HOSTS", " example.org, 10.0.0.5 ,")
+    assert Settings.from_env(data_dir=tmp_path).allowed_hosts == ("example.org", "10.0.0.5")
+    monkeypatch.delenv("ALLOWED_HOSTS")
+    assert Settings.from_env(data_dir=tmp_path).allowed_hosts == ("127.0.0.1", "localhost", "[::1]")

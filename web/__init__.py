@@ -32,17 +32,18 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from web import api_report, pages_report  # noqa: F401 - an analysis's report (issue 13)
     from web import pages_batches  # noqa: F401 - the batch pages' routes
     from web import api_reanalysis, pages_reanalysis  # noqa: F401 - register routes
-    from web import auth, commands, db, errors, params, queue, ratelimit, security
+    from web import auth, commands, db, errors, forms, params, queue, ratelimit, security
     from web.api import bp as api_bp
     from web.health import bp as health_bp
     from web.pages import bp as pages_bp
 
+    security.init_app(app)  # the Host check first: nothing else runs for a host this server is not
     db.init_app(app)
     auth.init_app(app)
     commands.init_app(app)
     queue.init_app(app)
+    forms.init_app(app)
     csrf.init_app(app)
-    security.init_app(app)
     params.init_app(app)
     ratelimit.init_app(app)  # after the NUL check: its key lookup reads the header
     errors.init_app(app)

@@ -32,6 +32,11 @@ def check_callback(url: str | None, settings: Settings) -> str | None:
     return url
 
 
+def max_batch_files(owner: ApiKey | None, settings: Settings) -> int:
+    """How many files one batch of this key (or of the keyless user) may hold."""
+    return owner.max_batch_files if owner else settings.max_batch_files
+
+
 def _items(files: list[FileStorage], settings: Settings, max_files: int) -> Iterator[tuple[str, object]]:
     """(name, stream-or-error) for each file sent, ZIP archives opened."""
     count = 0
@@ -65,7 +70,7 @@ def create(session: Session, files: list[FileStorage], settings: Settings, owner
     """
     if not files:
         raise UploadError(400, "no files were sent: use the multipart field 'files' (or one ZIP archive)")
-    max_files = owner.max_batch_files if owner else settings.max_batch_files
+    max_files = max_batch_files(owner, settings)
     callback_url = check_callback(callback_url, settings)
     name = text_field(name, "name")
     idempotency_key = text_field(idempotency_key, "Idempotency-Key", IDEMPOTENCY_KEY_MAX)

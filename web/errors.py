@@ -5,8 +5,9 @@ from flask import Flask, jsonify, make_response, render_template, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from shared.db import TRANSIENT_SQLSTATES
+from shared.db import MIGRATE_COMMAND, TRANSIENT_SQLSTATES, is_unmigrated
 from shared.storage import Unavailable
+from web.forms import FIELD_PARTS, TooManyParts
 
 
 def json_error(status: int, message: str):
@@ -42,8 +43,12 @@ def init_app(app: Flask) -> None:
         if status == 413:
             settings = app.config["SETTINGS"]
             batch = request.endpoint in BATCH_UPLOADS
-            message = (f"the upload is larger than the {settings.max_batch_mb} MB limit of a batch" if batch
-                       else f"the upload is larger than the {settings.max_upload_mb} MB limit")
+            if isinstance(exc, TooManyParts):
+                message = exc.description + (f": a batch takes at most {exc.limit - FIELD_PARTS:,} files (its key's "
+                                             "limit); send the rest in another batch" if batch else "")
+            else:
+                message = (f"the upload is larger than the {settings.max_batch_mb} MB limit of a batch" if batch
+                           else f"the upload is larger than the {settings.max_upload_mb} MB limit")
         else:
             message = exc.description if status in (400, 405) else MESSAGES.get(status, exc.name)
         if wants_json():
@@ -52,6 +57,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def database_down(exc: DBAPIError):
+        if is_unmigrated(exc):
+            app.logger.error("the database is not migrated: %s", exc.orig)
+            return unavailable(f"the database is not migrated to this version: run `{MIGRATE_COMMAND}` "
+                               "(make run and Compose's migrate service do it), then reload")
         transient = getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES  # deadlock: retrying succeeds
         if not (exc.connection_invalidated or transient) and "connect" not in str(exc.orig).lower() \
                 and not _is_lock(exc):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
+from spectree.model_adapter.pydantic_adapter import PydanticModelAdapter
 from spectree.models import SecureType
 
 from web.schemas import Error, problems
@@ -27,11 +28,19 @@ def _error_body(_req, resp, error, _instance, _adapter) -> None:
     resp.set_data(json.dumps({"error": problems(error.errors()), "status": resp.status_code}))
 
 
+class _Adapter(PydanticModelAdapter):
+    """pydantic's errors without the offending input: spectree serialises them before our hook sees them, and a
+    missing field's input is the whole form, uploaded files included (not JSON, and not worth echoing back)."""
+
+    def validation_errors(self, err):
+        return err.errors(include_context=False, include_input=False, include_url=False)
+
+
 spec = SpecTree(
     "flask", mode="strict", annotations=False, title="deepfake-detect API", version="1",
     description="Is an image a real photograph or AI-generated? Submit images, poll analyses.",
     validation_error_status=400, validation_error_model=Error, before=_error_body,
-    naming_strategy=lambda model: model.__name__, nested_naming_strategy=lambda _parent, child: child,
+    model_adapter=_Adapter(), naming_strategy=lambda model: model.__name__, nested_naming_strategy=lambda _parent, child: child,
     security_schemes=[SecurityScheme(name="bearer", data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer"))],
     security=[{"bearer": []}, {}],
 )

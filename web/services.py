@@ -1,6 +1,7 @@
 """What the views ask for about analyses: submit one, read, list with filters, delete, find near-duplicates."""
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, undefer
 from werkzeug.datastructures import FileStorage
 
-from flask import Response, request, send_file
+from flask import Response, send_file
 
 from shared import cleanup, labels, preview, storage
 from shared.db import TRANSIENT_SQLSTATES
@@ -265,20 +266,32 @@ NoFile = NoPreview  # a thumbnail or map that cannot be served: the same answer
 def send_preview(analysis: Analysis, settings: Settings) -> Response:
     """The upright, downscaled JPEG of a finished analysis's upload (shared/preview.py); never the original.
 
-    410 once its files were purged (the verdict is kept), 409 before the worker has decoded it, 404 otherwise.
+    A file read of the preview the worker stored; one finished before previews were stored gets it made here once,
+    only when that is a small decode. 410 once its files were purged (the verdict is kept), 409 before the worker
+    has decoded it, 404 when it has none.
     """
     if analysis.purged_at is not None:
         raise NoPreview(410, f"the image of analysis {analysis.id} was purged; its verdict is kept")
     if analysis.status != Status.DONE:
         raise NoPreview(409, f"analysis {analysis.id} is {analysis.status}: only a finished analysis has a preview")
-    with storage.store_for(settings).fetch([analysis.sha256]) as [path]:
+    files = storage.store_for(settings)
+    fh = files.open_derived(analysis.sha256, preview.PREVIEW_NAME)
+    if fh is None:
+        fh = io.BytesIO(_make_preview(analysis, files, settings))
+    return send_derived(Derived(preview.PREVIEW_NAME, fh, f"{analysis.sha256}-{preview.PREVIEW_SIDE}"))
+
+
+def _make_preview(analysis: Analysis, files: storage.Store, settings: Settings) -> bytes:
+    """The preview of an analysis finished before the worker stored them: made once under the web's decode bound."""
+    with files.fetch([analysis.sha256]) as [path]:
         if not path.is_file():
             raise NoPreview(410, f"the image of analysis {analysis.id} is no longer stored")
         try:
-            body = preview.render(path, settings.max_image_pixels)
+            body = preview.render(path, settings.max_image_pixels, max_decode=preview.FALLBACK_MAX_PIXELS)
+        except preview.TooCostly as exc:
+            raise NoPreview(404, f"analysis {analysis.id} has no stored preview ({exc}); re-analyse it to get one") \
+                from None
         except preview.NoPreview as exc:
             raise NoPreview(422, str(exc)) from None
-    response = Response(body, mimetype="image/jpeg")
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    response.set_etag(f"{analysis.sha256}-{preview.PREVIEW_SIDE}")
-    return response.make_conditional(request)
+    preview.save(files, analysis.sha256, body)
+    return body

@@ -11,7 +11,7 @@ from PIL import Image
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from shared import cleanup, images, storage
+from shared import cleanup, images, limits, storage
 from shared.models import Analysis, Status, utcnow
 from shared.settings import Settings
 
@@ -57,6 +57,10 @@ def _check_header(path: Path, settings: Settings) -> tuple[int, int]:
         raise UploadError(415, f"the file is not a readable image ({exc.__class__.__name__})") from None
     if width * height > settings.max_image_pixels:
         raise UploadError(413, f"image is {width}x{height} pixels; the limit is {settings.max_image_pixels:,}")
+    try:
+        limits.check_png_text(path)
+    except limits.TooLarge as exc:
+        raise UploadError(413, f"{exc} (decompression bomb or oversized metadata)") from None
     return width, height
 
 

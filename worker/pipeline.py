@@ -15,6 +15,7 @@ from typing import Any
 
 from billiard.exceptions import SoftTimeLimitExceeded  # Celery's soft time limit, raised inside the task
 
+from shared import preview
 from shared.evidence import Evidence, item
 from shared.images import sniff_file
 from shared.settings import Settings
@@ -79,6 +80,7 @@ class Outcome:
     result: dict[str, Any] = field(default_factory=dict)
     phash: str | None = None
     has_provenance: bool = False
+    preview: bytes | None = None  # the JPEG the web serves as the preview (shared/preview.py), stored by the runner
     level: str | None = None  # shared.levels name
 
 
@@ -96,6 +98,7 @@ class _Prepared:
     meta_evidence: list[Evidence]
     evidence: list[Evidence]
     timings: dict[str, float]
+    preview: bytes | None = None
 
 
 @contextmanager
@@ -131,6 +134,11 @@ def _prepare(path: Path, res: Resources, for_maps: bool) -> _Prepared:
     with _stage("decoding"):
         img = decode.load_image(path, res.settings.max_image_pixels)
         decode.check_upscale(img, res.detector.input_size)
+    try:  # from the image decoded here, so that the web never decodes one; without it the verdict still stands
+        small = preview.encode(img)
+    except Exception:  # noqa: BLE001 - a preview is not worth failing the analysis for
+        log.exception("the preview failed")
+        small = None
     timings["decode_s"] = time.perf_counter() - t
     t = time.perf_counter()
     with _stage("the metadata score"):
@@ -147,7 +155,7 @@ def _prepare(path: Path, res: Resources, for_maps: bool) -> _Prepared:
     with _stage("preparing the detector's input"):
         variants = perturbed(img, res.detector.input_size)
         prepared = _Prepared(tags, img.width, img.height, variants, forensics.analysis_copy(img) if for_maps else None,
-                             phash.dhash(img), meta_score, meta_evidence, evidence, timings)
+                             phash.dhash(img), meta_score, meta_evidence, evidence, timings, small)
     timings["model_input_s"] = time.perf_counter() - t  # the robustness variants, the difference hash
     return prepared
 
@@ -272,7 +280,8 @@ def _finish(prep: _Prepared, model_scores, det) -> Outcome:  # noqa: ANN001 - wo
     }
     has_provenance = any(found_provenance(e) for e in evidence)
     return Outcome(verdict.label, verdict.reasons, p_fake, prep.meta_score, det.version, prep.width, prep.height,
-                   evidence, exif.group(prep.tags), result, prep.phash, has_provenance, verdict.level)
+                   evidence, exif.group(prep.tags), result, prep.phash, has_provenance, prep.preview,
+                   verdict.level)
 
 
 def _model_evidence(version: str, p: float, th) -> Evidence:  # noqa: ANN001

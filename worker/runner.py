@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
-from shared import cleanup, outbox, storage
+from shared import cleanup, outbox, preview, storage
 from shared.db import make_engine, make_sessionmaker
 from shared.metrics import observe_stage_timings
 from shared.models import Analysis, Batch, Maps, Status, utcnow
@@ -124,6 +124,7 @@ def run_chunk(ids: list[str], res: Resources, owner: str | None = None) -> list[
         with lease.kept(Session_, [w[0] for w in work], owner, settings.lease_s):
             with storage.store_for(settings).fetch([sha for _, sha, _, _ in work]) as paths:  # local copies
                 outcomes = analyze_files(paths, res)  # the verdict only; the maps are their own job afterwards
+            _store_previews(settings, work, outcomes)
         with Session_() as session:
             written = _write_outcomes(session, owner, work, outcomes, settings)
         observe_stage_timings(o.result["timings"] for o in outcomes if not isinstance(o, AnalysisError))
@@ -131,6 +132,20 @@ def run_chunk(ids: list[str], res: Resources, owner: str | None = None) -> list[
     except Exception:  # a retry (database error) or the time-limit handler comes next: let the leases go
         lease.release(Session_, [w[0] for w in work], owner)
         raise
+
+
+def _store_previews(settings: Settings, work: list[tuple], outcomes: list) -> None:
+    """Each analysed file's preview, stored before its analysis is done: the web serves it as a file.
+
+    A file's folder that cannot be written to costs that file its preview, not its chunk its verdicts; an object
+    store that does not answer retries the job, as when it could not fetch the files.
+    """
+    for (analysis_id, sha, _, _), outcome in zip(work, outcomes):
+        if not isinstance(outcome, AnalysisError) and outcome.preview is not None:
+            try:
+                preview.save(storage.store_for(settings), sha, outcome.preview)
+            except OSError:
+                log.warning("analysis %s: its preview could not be stored", analysis_id, exc_info=True)
 
 
 def _write_outcomes(session: Session, owner: str, work: list[tuple], outcomes: list,
