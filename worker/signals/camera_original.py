@@ -14,7 +14,9 @@ Reads the JPEG headers (``jpeg_headers``) and exiftool's tags. Each check gives 
 
 The result is one ``camera_original`` item first, its ``value`` holding ``score`` in [0, 1], ``result`` (one of
 ``RESULTS``) and the findings, then one item per finding. ``camera_original`` needs the camera's own tables,
-no defeater and a score of at least ``ORIGINAL_MIN``. The standard IJG-scaled tables that libraries write leave
+a thumbnail showing the same picture, no defeater and a score of at least ``ORIGINAL_MIN``: the thumbnail is
+the one check that ties the metadata to the pixels (EXIF, maker notes and even the tables copy over to any
+picture in one command). The standard IJG-scaled tables that libraries write leave
 a file short of an original without defeating it (some cameras and phones use them too). It is evidence, not proof: all of it can be forged, and
 re-saving or editing is not a sign of AI by itself, so defeaters are ``neutral``.
 """
@@ -80,7 +82,7 @@ def _summary(found: list[tuple[str, Evidence]], c2pa_capture: bool, has_camera_m
         result, score = "edited_or_resaved", min(score, DEFEATED_MAX)
     elif not has_camera_metadata:
         result = "no_camera_metadata"
-    elif "camera_tables" in checks and score >= ORIGINAL_MIN:
+    elif {"camera_tables", "thumbnail_match"} <= checks and score >= ORIGINAL_MIN:
         result = "camera_original"
     else:
         result = "inconclusive"
@@ -95,6 +97,9 @@ def _summary(found: list[tuple[str, Evidence]], c2pa_capture: bool, has_camera_m
     elif "camera_tables" not in checks:
         reason = ("Not shown to be a camera original: the JPEG tables are not a camera maker's own (or it is not a "
                   f"JPEG), so the file may have been re-saved (score {score:.2f}).")
+    elif "thumbnail_match" not in checks:
+        reason = ("Not shown to be a camera original: there is no EXIF thumbnail to tie the camera metadata to this "
+                  f"picture, and metadata copies over to any picture (score {score:.2f}).")
     else:
         reason = (f"Some traits of a camera original (score {score:.2f}; {ORIGINAL_MIN:.2f} is needed), not enough "
                   "to call it one.")
