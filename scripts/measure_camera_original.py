@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from worker.exif import ExifReader  # noqa: E402
 from worker.signals.content_credentials import c2pa_evidence  # noqa: E402
+from worker.signals.jpeg_headers import MATCH_MIN  # noqa: E402
 from worker.signals.camera_original import RESULTS, camera_original_evidence  # noqa: E402
 
 SUFFIXES = {".jpg", ".jpeg", ".png", ".heic", ".heif", ".tif", ".tiff", ".webp"}
@@ -42,15 +43,16 @@ def files(folder: Path, recursive: bool = True, limit: int = 0) -> list[Path]:
     return found[:limit] if limit else found
 
 
-def result(path: Path, reader: ExifReader, c2pa: bool = False) -> tuple[str, float]:
-    """The camera-original result and score of one file, as the worker computes them (with c2pa: given the
-    file's C2PA items, as the worker gives its provenance; the training copies carry none)."""
+def result(path: Path, reader: ExifReader, c2pa: bool = False) -> tuple[str, float, float | None]:
+    """The camera-original result, score and thumbnail correlation of one file, as the worker computes them (with
+    c2pa: given the file's C2PA items, as the worker gives its provenance; the training copies carry none)."""
     try:
         tags = reader.read(path)
     except Exception:  # noqa: BLE001 - a file exiftool cannot read is measured without tags, as the worker would fail it
         tags = {}
-    value = camera_original_evidence(str(path), tags, c2pa_evidence(str(path)) if c2pa else [])[0]["value"]
-    return value["result"], value["score"]
+    items = camera_original_evidence(str(path), tags, c2pa_evidence(str(path)) if c2pa else [])
+    sim = next((e["value"] for e in items if e["source"] == "EXIF:ThumbnailImage" and e["value"] is not None), None)
+    return items[0]["value"]["result"], items[0]["value"]["score"], sim
 
 
 def transplants(originals: list[Path], ai_images: list[Path], out: Path) -> list[tuple[str, Path]]:
@@ -76,8 +78,8 @@ def transplants(originals: list[Path], ai_images: list[Path], out: Path) -> list
     return made
 
 
-def row(name: str, found: list[tuple[str, float]]) -> str:
-    counts, n = Counter(r for r, _ in found), len(found)
+def row(name: str, found: list[str]) -> str:
+    counts, n = Counter(found), len(found)
     cells = [f"{counts[r]} ({counts[r] / n:.0%})" if n else "0" for r in RESULTS]
     return f"| {name} | {n} | " + " | ".join(cells) + " |"
 
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         measured = {name: [(p, *result(p, reader, name.startswith("samples/"))) for p in paths]
                     for name, paths in groups.items()}
         originals = [p for name, rows in measured.items() if name.startswith("samples/")
-                     for p, r, _ in rows if r == "camera_original" and p.suffix.lower() in (".jpg", ".jpeg")]
+                     for p, r, _, _ in rows if r == "camera_original" and p.suffix.lower() in (".jpg", ".jpeg")]
         fakes = [files(d, limit=1)[0] for d in sorted((train / "fake").iterdir()) if files(d, limit=1)] \
             if (train / "fake").is_dir() else []
         with tempfile.TemporaryDirectory() as tmp:
@@ -117,11 +119,20 @@ def main(argv: list[str] | None = None) -> int:
     print("| files | n | " + " | ".join(RESULTS.values()) + " |")
     print("|---|--:|" + "--:|" * len(RESULTS))
     for name, rows in measured.items():
-        print(row(name, [(r, s) for _, r, s in rows]))
+        print(row(name, [r for _, r, _, _ in rows]))
+    print()
+    for label, pick in (("sample files", lambda n: n.startswith("samples/")), ("transplants", lambda n: "transplant" in n)):
+        sims = sorted((sim, p.name) for n, rows in measured.items() if pick(n) for p, _, _, sim in rows if sim is not None)
+        if sims:
+            low = [f"{name} {sim:.2f}" for sim, name in sims if sim < MATCH_MIN]
+            print(f"thumbnail correlation, {label} with a thumbnail: n {len(sims)}, min {sims[0][0]:.2f}, "
+                  f"5th percentile {sims[len(sims) // 20][0]:.3f}, 95th percentile {sims[len(sims) * 19 // 20][0]:.3f}, "
+                  f"max {sims[-1][0]:.2f}; {len(sims) - len(low)} at or above {MATCH_MIN}"
+                  + (f"; below: {', '.join(low)}" if label == "sample files" else ""))
     if args.files:
         for name, rows in measured.items():
-            for path, r, s in rows:
-                print(f"{r}\t{s:.2f}\t{path}")
+            for path, r, s, sim in rows:
+                print(f"{r}\t{s:.2f}\t{sim}\t{path}")
     return 0
 
 

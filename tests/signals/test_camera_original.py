@@ -95,3 +95,12 @@ def test_bad_images_do_not_crash(samples, exiftool):
         if path.is_file():
             assert camera_original_evidence(str(path), exiftool(path))[0]["kind"] == "camera_original"
     assert camera_original_evidence("/nonexistent.jpg", {"EXIF:ThumbnailOffset": 10, "EXIF:ThumbnailLength": 9})
+
+
+def test_the_worker_reports_it_through_its_exiftool_process(samples, res):
+    from worker.pipeline import analyze_file
+
+    outcome = analyze_file(samples / "camera-exif/jpg/exif-org/nikon-e950.jpg", res)
+    first = next(e for e in outcome.evidence if e["kind"] == "camera_original")
+    assert first["source"] == "camera_original" and first["value"]["result"] == "camera_original"
+    assert outcome.verdict in ("real", "uncertain", "fake")  # the verdict does not read it yet
