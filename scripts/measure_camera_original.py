@@ -48,7 +48,7 @@ def result(path: Path, reader: ExifReader, c2pa: bool = False) -> tuple[str, flo
     c2pa: given the file's C2PA items, as the worker gives its provenance; the training copies carry none)."""
     try:
         tags = reader.read(path)
-    except Exception:  # noqa: BLE001 - a file exiftool cannot read is measured without tags, as the worker would fail it
+    except Exception:  # noqa: BLE001 - the worker fails such a file; here it is measured with no tags
         tags = {}
     items = camera_original_evidence(str(path), tags, c2pa_evidence(str(path)) if c2pa else [])
     sim = next((e["value"] for e in items if e["source"] == "EXIF:ThumbnailImage" and e["value"] is not None), None)
@@ -82,6 +82,18 @@ def row(name: str, found: list[str]) -> str:
     counts, n = Counter(found), len(found)
     cells = [f"{counts[r]} ({counts[r] / n:.0%})" if n else "0" for r in RESULTS]
     return f"| {name} | {n} | " + " | ".join(cells) + " |"
+
+
+def correlations(label: str, sims: list, names: list[str]) -> str:
+    """One line on the spread of thumbnail correlations (None: no thumbnail), naming the sample files below."""
+    found = sorted((s, n) for s, n in zip(sims, names) if s is not None)
+    if not found:
+        return f"thumbnail correlation, {label}: none with a thumbnail"
+    low = [f"{n} {s:.2f}" for s, n in found if s < MATCH_MIN]
+    line = (f"thumbnail correlation, {label} with a thumbnail: n {len(found)}, min {found[0][0]:.2f}, "
+            f"5th percentile {found[len(found) // 20][0]:.3f}, 95th percentile {found[len(found) * 19 // 20][0]:.3f}, "
+            f"max {found[-1][0]:.2f}; {len(found) - len(low)} at or above {MATCH_MIN}")
+    return line + (f"; below: {', '.join(low)}" if label == "sample files" else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,14 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, rows in measured.items():
         print(row(name, [r for _, r, _, _ in rows]))
     print()
-    for label, pick in (("sample files", lambda n: n.startswith("samples/")), ("transplants", lambda n: "transplant" in n)):
-        sims = sorted((sim, p.name) for n, rows in measured.items() if pick(n) for p, _, _, sim in rows if sim is not None)
-        if sims:
-            low = [f"{name} {sim:.2f}" for sim, name in sims if sim < MATCH_MIN]
-            print(f"thumbnail correlation, {label} with a thumbnail: n {len(sims)}, min {sims[0][0]:.2f}, "
-                  f"5th percentile {sims[len(sims) // 20][0]:.3f}, 95th percentile {sims[len(sims) * 19 // 20][0]:.3f}, "
-                  f"max {sims[-1][0]:.2f}; {len(sims) - len(low)} at or above {MATCH_MIN}"
-                  + (f"; below: {', '.join(low)}" if label == "sample files" else ""))
+    for label, pick in (("sample files", "samples/"), ("transplants", "transplant:")):
+        print(correlations(label, [sim for n, rows in measured.items() if n.startswith(pick) for *_, sim in rows],
+                           [p.name for n, rows in measured.items() if n.startswith(pick) for p, *_ in rows]))
     if args.files:
         for name, rows in measured.items():
             for path, r, s, sim in rows:

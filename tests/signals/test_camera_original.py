@@ -104,3 +104,12 @@ def test_the_worker_reports_it_through_its_exiftool_process(samples, res):
     first = next(e for e in outcome.evidence if e["kind"] == "camera_original")
     assert first["source"] == "camera_original" and first["value"]["result"] == "camera_original"
     assert outcome.verdict in ("real", "uncertain", "fake")  # the verdict does not read it yet
+
+
+def test_a_trusted_c2pa_capture_claim_is_the_strongest_form(tmp_path):
+    path = tmp_path / "signed.jpg"
+    Image.new("RGB", (32, 32), "gray").save(path)
+    claim = {"kind": "c2pa", "source": "c2pa.manifest[x].c2pa.actions", "value": "digitalCapture", "effect": "real"}
+    first = camera_original_evidence(str(path), {}, [claim])[0]
+    assert first["value"]["result"] == "camera_original" and first["value"]["score"] == 1.0
+    assert camera_original_evidence(str(path), {}, [claim | {"effect": "neutral"}])[0]["value"]["score"] < 0.7

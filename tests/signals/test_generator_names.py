@@ -69,3 +69,14 @@ def test_every_camera_in_the_samples_stays_clean(samples, exiftool):
     assert sum(bool(m) for m in metas) >= 80  # the scan really read the samples
     for path, meta in zip(paths, metas):
         assert not source_type_evidence(meta), path
+
+
+def test_hostile_values_are_matched_in_bounded_time():
+    import time
+
+    for value in ("dall-" * 5000, "gemini-user 7.0 " + "x " * 10000 + "release-keys", "a/" * 10000 + ":user/",
+                  "Ver" * 7000, "google " * 3000):
+        t = time.perf_counter()
+        find_product(value), device_string(value, {"EXIF:Model": "x" * 5000})
+        source_type_evidence({"XMP:Software": value})
+        assert time.perf_counter() - t < 0.2, value[:20]

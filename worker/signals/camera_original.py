@@ -8,7 +8,7 @@ Reads the JPEG headers (``jpeg_headers``) and exiftool's tags. Each check gives 
 | camera make and model | both recorded (0.10) | — |
 | maker notes | present and parsed by exiftool for the stated make (0.20) | — |
 | EXIF thumbnail | shows the same picture as the image (0.25) | shows a different picture, or another shape |
-| capture and modification times | capture time recorded, modified within a minute of it (0.15) | modified later, or before |
+| capture and modification times | recorded, modified within a minute of capture (0.15) | modified later, or before |
 | editing software | — | Software/CreatorTool names an editor |
 | C2PA | a capture claim, intact and trusted (whole score 1.0) | — |
 
@@ -16,9 +16,9 @@ The result is one ``camera_original`` item first, its ``value`` holding ``score`
 ``RESULTS``) and the findings, then one item per finding. ``camera_original`` needs the camera's own tables,
 a thumbnail showing the same picture, no defeater and a score of at least ``ORIGINAL_MIN``: the thumbnail is
 the one check that ties the metadata to the pixels (EXIF, maker notes and even the tables copy over to any
-picture in one command). The standard IJG-scaled tables that libraries write leave
-a file short of an original without defeating it (some cameras and phones use them too). It is evidence, not proof: all of it can be forged, and
-re-saving or editing is not a sign of AI by itself, so defeaters are ``neutral``.
+picture in one command). The standard IJG-scaled tables that libraries write leave a file short of an original
+without defeating it (some cameras and phones use them too). It is evidence, not proof: all of it can be
+forged, and re-saving or editing is not a sign of AI by itself, so defeaters are ``neutral``.
 """
 from __future__ import annotations
 
