@@ -2,6 +2,7 @@
 import pytest
 
 from worker.signals.generator_names import PRODUCTS, device_string, find_product
+from worker.signals.provenance import provenance_evidence
 from worker.signals.source_type import source_type_evidence
 
 DEVICE_STRINGS = {  # forged: device strings whose codename or model is an AI product's name
@@ -68,7 +69,8 @@ def test_every_camera_in_the_samples_stays_clean(samples, exiftool):
     metas = exiftool.many(paths)
     assert sum(bool(m) for m in metas) >= 80  # the scan really read the samples
     for path, meta in zip(paths, metas):
-        assert not source_type_evidence(meta), path
+        assert not source_type_evidence(meta), path  # no generator item at all, decisive or not
+        assert not [e for e in provenance_evidence(str(path), meta) if e["effect"] == "fake"], path
 
 
 def test_hostile_values_are_matched_in_bounded_time():
