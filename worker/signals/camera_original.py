@@ -88,15 +88,15 @@ def _summary(found: list[tuple[str, Evidence]], c2pa_capture: bool, has_camera_m
         result = "inconclusive"
     if result == "camera_original":
         why = "; ".join(e["reason"] for _, e in found if e["effect"] == "real")
-        reason = f"Consistent with an unedited camera original ({why}). {CAVEAT}"
+        reason = f"Consistent with an unedited camera original: {why}. {CAVEAT}"
     elif result == "edited_or_resaved":
         reason = (f"Not a camera original as uploaded: {'; '.join(e['reason'] for e in defeats)}. Editing or "
                   "re-saving is common and is not a sign of AI by itself.")
     elif result == "no_camera_metadata":
         reason = "No camera metadata to judge whether this is a camera original: most images on the web have none."
     elif "camera_tables" not in checks:
-        reason = ("Not shown to be a camera original: the JPEG tables are not a camera maker's own (or it is not a "
-                  f"JPEG), so the file may have been re-saved (score {score:.2f}).")
+        reason = ("Not shown to be a camera original: it is not a JPEG, or its tables are a standard library's, "
+                  f"which re-saving leaves but some cameras and phones use too (score {score:.2f}).")
     elif "thumbnail_match" not in checks:
         reason = ("Not shown to be a camera original: there is no EXIF thumbnail to tie the camera metadata to this "
                   f"picture, and metadata copies over to any picture (score {score:.2f}).")
@@ -121,7 +121,7 @@ def _tables(path: str, add) -> None:  # noqa: ANN001 - the add() closure of came
             "editors write them: what re-saving leaves, though some cameras and phones use them too")
     else:
         add("camera_tables", "real", "JPEG:DQT", {"tables": len(tables)},
-            "the JPEG's quantisation tables are not a standard library's (a camera maker's own tables)")
+            "the JPEG's quantisation tables are a camera maker's own, not a standard library's")
 
 
 def _maker_notes(meta: dict, make, add) -> None:  # noqa: ANN001
