@@ -109,7 +109,13 @@ def test_the_worker_reports_it_through_its_exiftool_process(samples, res):
 def test_a_trusted_c2pa_capture_claim_is_the_strongest_form(tmp_path):
     path = tmp_path / "signed.jpg"
     Image.new("RGB", (32, 32), "gray").save(path)
-    claim = {"kind": "c2pa", "source": "c2pa.manifest[x].c2pa.actions", "value": "digitalCapture", "effect": "real"}
+    claim = {"kind": "c2pa", "source": "c2pa.manifest[x].c2pa.actions", "effect": "real",
+             "value": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"}
     first = camera_original_evidence(str(path), {}, [claim])[0]
     assert first["value"]["result"] == "camera_original" and first["value"]["score"] == 1.0
-    assert camera_original_evidence(str(path), {}, [claim | {"effect": "neutral"}])[0]["value"]["score"] < 0.7
+    untrusted = camera_original_evidence(str(path), {}, [claim | {"effect": "neutral"}])[0]["value"]
+    assert untrusted["score"] < 0.7 and "c2pa_capture_unverified" in checks(untrusted)
+    created = {"kind": "c2pa", "source": "c2pa.manifest[x]", "effect": "neutral",
+               "value": {"role": "active", "actions": ["c2pa.created"], "trust": "untrusted certificate"}}
+    assert "c2pa_capture_unverified" in checks(camera_original_evidence(str(path), {}, [created])[0]["value"])
+

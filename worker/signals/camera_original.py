@@ -10,7 +10,7 @@ Reads the JPEG headers (``jpeg_headers``) and exiftool's tags. Each check gives 
 | EXIF thumbnail | shows the same picture as the image (0.25) | shows a different picture, or another shape |
 | capture and modification times | recorded, modified within a minute of capture (0.15) | modified later, or before |
 | editing software | — | Software/CreatorTool names an editor |
-| C2PA | a capture claim, intact and trusted (whole score 1.0) | — |
+| C2PA | a capture claim, intact and trusted (whole score 1.0); any other capture claim is reported only | — |
 
 The result is one ``camera_original`` item first, its ``value`` holding ``score`` in [0, 1], ``result`` (one of
 ``RESULTS``) and the findings, then one item per finding. ``camera_original`` needs the camera's own tables,
@@ -25,6 +25,7 @@ from __future__ import annotations
 from shared.evidence import Evidence, item
 from worker.signals import jpeg_headers
 from worker.signals.metadata import editing_software, exif_date, find
+from worker.signals.source_type import SOURCE_TYPES, source_type_code
 
 WEIGHTS = {"camera_tables": 0.30, "make_model": 0.10, "maker_notes": 0.20, "thumbnail_match": 0.25,
            "capture_times": 0.15}
@@ -50,10 +51,15 @@ def camera_original_evidence(path: str, meta: dict, provenance: list[Evidence] |
         weight = WEIGHTS.get(check, 0.0) if effect == "real" else 0.0
         found.append((check, item("camera_original", source, value, effect, sentence, weight=weight)))
 
-    capture = [e for e in provenance or [] if e.get("kind") == "c2pa" and e.get("effect") == "real"]
+    claims = [e for e in provenance or [] if e.get("kind") == "c2pa" and _capture_claim(e.get("value"))]
+    capture = [e for e in claims if e.get("effect") == "real"]  # content_credentials: intact, active, trusted
     if capture:
         add("c2pa_capture", "real", capture[0]["source"], capture[0].get("value"),
             "C2PA Content Credentials record a capture by a device, intact and from a trusted signer")
+    elif claims:
+        add("c2pa_capture_unverified", "neutral", claims[0]["source"], claims[0].get("value"),
+            "C2PA records the file's capture or creation, but not as an intact, trusted capture claim of the active "
+            "manifest, so it is not counted")
     _tables(path, add)
     make, model = find(meta, "Make"), find(meta, "Model")
     if make and model:
@@ -66,6 +72,13 @@ def camera_original_evidence(path: str, meta: dict, provenance: list[Evidence] |
         add("editing_software", "neutral", editor[0], editor[1], f"{editor[0]} names editing software ({editor[1]})")
     summary = _summary(found, bool(capture), bool(make or model or find(meta, "DateTimeOriginal")))
     return [summary] + [e for _, e in found]
+
+
+def _capture_claim(value) -> bool:
+    """A C2PA item's value that claims capture: a capture source type, or an active manifest's c2pa.created."""
+    if isinstance(value, dict):
+        return value.get("role") == "active" and "c2pa.created" in (value.get("actions") or [])
+    return SOURCE_TYPES.get(source_type_code(value) or "", ("",))[0] == "real"
 
 
 DEFEATERS = ("thumbnail_mismatch", "editing_software", "modified_later", "impossible_times")
