@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from shared.verdict import DEFAULT_THRESHOLDS  # noqa: E402
 from worker.exif import ExifReader  # noqa: E402
-from worker.signals.metadata import _editor, metadata_score, thumbnail_size  # noqa: E402
+from worker.signals.metadata import editing_software, metadata_score, thumbnail_size  # noqa: E402
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".heic", ".heif", ".tif", ".tiff", ".webp"}
 
@@ -45,10 +45,10 @@ def groups(samples: Path, reader: ExifReader) -> dict[str, list[tuple[Path, dict
     out: dict[str, list[tuple[Path, dict]]] = {"camera": [], "edited": [], "generator": []}
     for path in originals:
         tags = reader.read(path)
-        out["edited" if _editor(tags) else "camera"].append((path, tags))
+        out["edited" if editing_software(tags) else "camera"].append((path, tags))
     for path in resaved:
         tags = reader.read(path)
-        if _editor(tags):
+        if editing_software(tags):
             out["edited"].append((path, tags))
     out["generator"] = [(p, reader.read(p)) for p in _images(samples / "generator-metadata", recursive=True)]
     return out

@@ -38,6 +38,8 @@ SIGNALS = (
     Signal("generator_metadata", "provenance", "Generator metadata", provenance=True, decisive=True),
     Signal("watermark", "provenance", "Invisible watermark", provenance=True, decisive=True, reports_absence=True),
     Signal("metadata_score", "metadata", "Camera metadata"),
+    # Not yet read by the verdict: its first item's value carries score, result and findings for a fusion to use.
+    Signal("camera_original", "metadata", "Camera original"),
     Signal("model", "model", "Detector"),
     Signal("robustness", "model", "Robustness under re-compression"),
     Signal("forensic_map", "maps", "Forensic map"),

@@ -27,6 +27,7 @@ from worker import decode, exif, maps, phash
 from worker.errors import AnalysisError
 from worker.signals.metadata import metadata_score, thumbnail_size
 from worker.signals import forensics
+from worker.signals.camera_original import camera_original_evidence
 from worker.signals.provenance import provenance_evidence
 from worker.signals.watermark import watermark_evidence
 
@@ -147,6 +148,8 @@ def _prepare(path: Path, res: Resources, for_maps: bool) -> _Prepared:
         evidence: list[Evidence] = provenance_evidence(str(path), tags, img)
     with _stage("the watermark check"):
         evidence += watermark_evidence(img)
+    with _stage("the camera-original check (JPEG tables, maker notes, thumbnail, times)"):
+        evidence += camera_original_evidence(str(path), tags, evidence, res.settings.max_image_pixels)
     timings["provenance_s"] = time.perf_counter() - t
     # Keep only what the later steps need, not the full-resolution image (36 MB at 12 MP, times a chunk).
     from worker.detector import perturbed

@@ -17,7 +17,8 @@ import json
 from functools import lru_cache
 
 from shared.evidence import Evidence, item
-from worker.signals.source_type import GENERATORS, SOURCE_TYPES, source_type_code, source_type_item
+from worker.signals.generator_names import find_product
+from worker.signals.source_type import SOURCE_TYPES, source_type_code, source_type_item
 
 # Failure codes that only concern the certificate, not the integrity of the content.
 _TRUST_CODES = ("signingCredential.untrusted", "signingCredential.expired", "signingCredential.ocsp",
@@ -162,8 +163,9 @@ def c2pa_evidence(path: str) -> list[Evidence]:
                 if code in SOURCE_TYPES or ev["effect"] != "neutral":
                     out.append(ev)
         for agent in _agents(manifest):
-            match = GENERATORS.search(agent)
+            match = find_product(agent)
             if match:
                 out.append(item("c2pa", f"c2pa.manifest[{label}].claim_generator/softwareAgent", agent, "fake",
-                                f"C2PA names an AI generator ({match.group(0)}){context}", strong=True))
+                                f"C2PA names an AI generator ({match.product.name}){context}",
+                                **({"strong": True} if match.product.decisive else {})))
     return out

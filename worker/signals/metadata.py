@@ -99,7 +99,7 @@ def find(meta: dict, *names: str):
     return next(iter(found.values()), None)
 
 
-def _date(value) -> datetime | None:
+def exif_date(value) -> datetime | None:
     m = re.match(r"(\d{4}):(\d\d):(\d\d) (\d\d):(\d\d):(\d\d)", str(value or ""))
     if not m or m.group(1) == "0000":
         return None
@@ -125,7 +125,8 @@ def _decoded_size(meta: dict) -> tuple[int, int] | None:
     return (width, height) if width and height else None
 
 
-def _editor(meta: dict) -> tuple[str, str] | None:
+def editing_software(meta: dict) -> tuple[str, str] | None:
+    """The first software field naming a known editor, as (tag, value), or None."""
     for key, value in meta.items():
         tag = key.rpartition(":")[2]
         if tag in _SOFTWARE_TAGS and isinstance(value, (str, list)):
@@ -182,12 +183,12 @@ def metadata_score(meta: dict, thumbnail_size: tuple[int, int] | None = None) ->
             add("dimensions_mismatch", "EXIF:ExifImageWidth/Height", f"{ew}x{eh} vs {size[0]}x{size[1]}",
                 "EXIF dimensions differ from the image: resized or cropped")
 
-    editor = _editor(meta)
+    editor = editing_software(meta)
     if editor:
         add("editing_software", editor[0], editor[1], f"written by editing software ({editor[1]})")
 
-    original, modified = _date(find(meta, "DateTimeOriginal")), _date(find(meta, "ModifyDate"))
-    created = _date(find(meta, "CreateDate"))
+    original, modified = exif_date(find(meta, "DateTimeOriginal")), exif_date(find(meta, "ModifyDate"))
+    created = exif_date(find(meta, "CreateDate"))
     if original and modified and (modified - original).total_seconds() < -60:
         add("impossible_dates", "EXIF:ModifyDate", str(modified), "modified before it was taken")
     elif original and created and abs((created - original).total_seconds()) > _DAY:

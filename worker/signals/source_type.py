@@ -2,15 +2,17 @@
 
 The IPTC NewsCodes ``digitalsourcetype`` vocabulary is shared with C2PA's actions
 ``digitalSourceType``; ``SOURCE_TYPES`` maps each code to its effect and whether it is
-decisive. Generator names (``GENERATORS``) written into Software, CreatorTool, Make, Model...
-are decisive too: no camera or editor writes "Midjourney" there; in free-text fields (Title, Credit,
-Artist...) they count against authenticity without deciding the verdict.
+decisive. A generator's own product string (``generator_names.PRODUCTS``) in a field naming the software that
+made the file (Software, CreatorTool...) is decisive too: no camera or editor writes "Midjourney" there. In
+device fields (Make, Model), free-text fields (Title, Credit...) it counts against authenticity without
+deciding; inside a device string (an Android build fingerprint, firmware) it is not a finding at all.
 """
 from __future__ import annotations
 
 import re
 
 from shared.evidence import Evidence, item
+from worker.signals.generator_names import device_string, find_product
 
 # code -> (effect, strong, human description)
 SOURCE_TYPES: dict[str, tuple[str, bool, str]] = {
@@ -37,19 +39,13 @@ SOURCE_TYPES: dict[str, tuple[str, bool, str]] = {
 }
 _BY_KEY = {re.sub(r"[^a-z]", "", code.lower()): code for code in SOURCE_TYPES}
 
-GENERATORS = re.compile(
-    r"\b(midjourney|dall[\s\-·.]?e|openai|chatgpt|stable[\s\-]?diffusion|stability\s?ai|sdxl|novelai|"
-    r"adobe\s?firefly|firefly|imagen|gemini|google\s?ai|bing\s?image\s?creator|microsoft\s?designer|"
-    r"leonardo\.?ai|ideogram|flux\.1|black\s?forest\s?labs|runway(ml)?|craiyon|dreamstudio|"
-    r"nightcafe|artbreeder|comfyui|automatic1111|invokeai|fooocus|playground\s?ai|krea|recraft|seedream|"
-    r"ai[\s\-]generated|meta\s?ai|qwen[\s\-]?image|grok|aurora\s?ai|dreamina|kling|hailuo)\b",
-    re.I,
-)
-# Fields that name the software or device that made the file: a generator's name there is decisive.
-MARKER_TAGS = ("Software", "CreatorTool", "Make", "Model", "HistorySoftwareAgent", "ProcessingSoftware",
-               "ClaimGenerator", "Producer")
-# Free-text fields: "Runway at Heathrow" or "A firefly at dusk" in a Title is no proof, so a generator
-# name there points to AI without deciding the verdict.
+# Fields that name the software that made the file: a generator's own product string there is decisive,
+# unless the value is a device string (an Android build fingerprint or firmware that happens to contain it).
+SOFTWARE_TAGS = ("Software", "CreatorTool", "HistorySoftwareAgent", "ProcessingSoftware", "ClaimGenerator",
+                 "Producer")
+# Fields that name the device, and free-text fields ("Runway at Heathrow"): a product string there points to AI
+# without deciding it.
+DEVICE_TAGS = ("Make", "Model")
 TEXT_TAGS = ("Credit", "Artist", "Creator", "Author", "Source", "Title")
 
 
@@ -69,21 +65,32 @@ def source_type_item(source: str, value, kind: str = "iptc_digital_source_type",
 
 
 def source_type_evidence(meta: dict) -> list[Evidence]:
-    """Items for every DigitalSourceType tag and every known generator name in marker fields."""
+    """Items for every DigitalSourceType tag and every generator product string in software, device or text fields."""
     out: list[Evidence] = []
     for key, value in (meta or {}).items():
         tag = key.rpartition(":")[2]
         values = value if isinstance(value, list) else [value]
         if tag.lower() == "digitalsourcetype":
             out += [source_type_item(key, v) for v in values if v]
-        elif tag in MARKER_TAGS or tag in TEXT_TAGS:
-            decisive = tag in MARKER_TAGS
-            for v in values:
-                match = GENERATORS.search(str(v))
-                if match:
-                    reason = f"{key} names an AI generator ({match.group(0)})"
-                    if not decisive:
-                        reason += "; a free-text field, so this points to AI without deciding it"
-                    out.append(item("generator_metadata", key, v, "fake", reason,
-                                    **({"strong": True} if decisive else {})))
+        elif tag in SOFTWARE_TAGS or tag in DEVICE_TAGS or tag in TEXT_TAGS:
+            out += [ev for v in values if (ev := _generator_item(key, tag, v, meta))]
     return out
+
+
+def _generator_item(key: str, tag: str, value, meta: dict) -> Evidence | None:
+    """A generator_metadata item for one field's value, strong only for a product string naming the software."""
+    match = find_product(value)
+    if not match:
+        return None
+    device = device_string(value, meta) if tag in SOFTWARE_TAGS else None
+    if device:
+        return None  # "gemini-user 7.0 NRD90M ... release-keys" names a phone, not the software that made the image
+    reason = f"{key} names an AI generator ({match.product.name}: \"{match.text}\")"
+    if tag in DEVICE_TAGS:
+        reason += "; a device-name field, so this points to AI without deciding it"
+    elif tag in TEXT_TAGS:
+        reason += "; a free-text field, so this points to AI without deciding it"
+    elif not match.product.decisive:
+        reason += "; the name is also used by non-generating software, so this points to AI without deciding it"
+    strong = tag in SOFTWARE_TAGS and match.product.decisive
+    return item("generator_metadata", key, value, "fake", reason, **({"strong": True} if strong else {}))
