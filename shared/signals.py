@@ -39,7 +39,8 @@ SIGNALS = (
     Signal("watermark", "provenance", "Invisible watermark", provenance=True, decisive=True, reports_absence=True),
     Signal("metadata_score", "metadata", "Camera metadata"),
     # Not yet read by the verdict: its first item's value carries score, result and findings for a fusion to use.
-    Signal("camera_original", "metadata", "Camera original"),
+    # its summary item (value.result == "camera_original", effect "real") is the camera-original level's evidence
+    Signal("camera_original", "metadata", "Camera original", camera_original=True),
     Signal("model", "model", "Detector"),
     Signal("robustness", "model", "Robustness under re-compression"),
     Signal("forensic_map", "maps", "Forensic map"),

@@ -106,6 +106,15 @@ def _flipped(ev: Evidence) -> bool:
         and bool(value.get("opposite", True))
 
 
+def _camera_original(ev: Evidence) -> bool:
+    """Evidence of an unedited camera original: a real C2PA capture claim, or the camera_original signal's
+    summary (its single findings carry effect "real" too, but only the summary weighs them all)."""
+    if ev.get("kind") not in CAMERA_ORIGINAL or ev.get("effect") != "real":
+        return False
+    value = ev.get("value")
+    return ev.get("kind") != "camera_original" or (isinstance(value, dict) and value.get("result") == "camera_original")
+
+
 def fuse(
     fake_probability: float | None,
     metadata_score: float | None,
@@ -118,7 +127,7 @@ def fuse(
     strong = [e for e in evidence if e.get("strong")]
     weak_fake = [e for e in evidence if e.get("kind") in DECISIVE and e.get("effect") == "fake" and not e.get("strong")]
     real_prov = [e for e in evidence if e.get("kind") in VOUCHES_REAL and e.get("effect") == "real"]
-    camera = [e for e in evidence if e.get("kind") in CAMERA_ORIGINAL and e.get("effect") == "real"]
+    camera = [e for e in evidence if _camera_original(e)]
 
     if metadata_score is None:
         meta_band, meta_reason = "mid", "metadata unavailable"

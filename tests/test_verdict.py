@@ -14,6 +14,11 @@ NOFLIP = item("robustness", "jpeg q75", {"flipped": False}, "neutral", "stable u
 WEAK_FAKE = item("c2pa", "validation_status", "assertion.dataHash.mismatch", "fake", "C2PA hash mismatch")
 REAL_C2PA = item("c2pa", "digitalSourceType", "digitalCapture", "real", "C2PA claims a camera capture")
 
+CAMERA = item("camera_original", "camera_original", {"score": 0.9, "result": "camera_original"}, "real",
+              "Consistent with an unedited camera original: camera tables; thumbnail matches")
+CAMERA_FINDING = item("camera_original", "JPEG:DQT", None, "real", "the quantisation tables are a camera's own")
+CAMERA_UNSURE = item("camera_original", "camera_original", {"score": 0.4, "result": "inconclusive"}, "neutral",
+                     "Some traits of a camera original")
 FLIP_SIDE = item("robustness", "jpeg q75", {"flipped": True, "opposite": True}, "neutral", "call reverses under JPEG q75")
 FLIP_NEAR = item("robustness", "jpeg q75", {"flipped": True, "opposite": False}, "neutral", "weaker under JPEG q75")
 
@@ -32,6 +37,12 @@ CASES = [
     # the seed rules: both low -> fake; model real -> real, with the camera-original level for camera evidence
     (0.05, 0.9, [], "no-sign-of-ai", "at or below"),
     (0.05, 0.3, [REAL_C2PA], "camera-original", "at or below"),
+    (0.05, 0.9, [CAMERA, CAMERA_FINDING], "camera-original", "at or below"),
+    # a single finding, or a summary short of "camera original", is not the top level
+    (0.05, 0.9, [CAMERA_FINDING, CAMERA_UNSURE], "no-sign-of-ai", "at or below"),
+    # camera evidence against a detector's "likely AI" is a conflict, and it never outvotes provenance
+    (0.95, 0.3, [CAMERA], "inconclusive", "but the file carries camera evidence"),
+    (0.05, 0.9, [CAMERA, STRONG], "ai-provenance", "C2PA manifest declares AI"),
     (0.95, 0.1, [], "likely-ai", "at or above"),
     # stripped metadata (mid) does not contradict a fake call, and a low score does not block a real one
     (0.95, 0.30, [], "likely-ai", "at or above"),
