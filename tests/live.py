@@ -134,6 +134,32 @@ def wait_for(predicate, timeout: float, what: str):
     raise TimeoutError(what)
 
 
+def at_once(n: int, call) -> list:
+    """call(i) for each i < n, from n threads released together; the answers in that order."""
+    start, answers = threading.Barrier(n), [None] * n
+
+    def run(i: int) -> None:
+        start.wait()
+        answers[i] = call(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+def key_header(app, name: str = "k") -> dict[str, str]:
+    """The Authorization header of a new API key."""
+    from shared import keys
+
+    with app.extensions["db_sessionmaker"]() as s:
+        header = {"Authorization": "Bearer " + keys.create(s, name)[1]}
+        s.commit()
+    return header
+
+
 def wait_final(client_get, status_url: str, timeout: float = 120) -> dict:
     """Poll a status URL until the analysis is done or failed."""
     deadline = time.monotonic() + timeout

@@ -3,16 +3,14 @@ of web processes: the database's unique index on in-flight uploads decides, on S
 from __future__ import annotations
 
 import io
-import threading
 
 import pytest
 import requests
 from sqlalchemy import select
 
-from shared import keys
 from shared.models import Analysis, Status, utcnow
 from tests.conftest import make_jpeg
-from tests.live import WebServer, app_for, isolated
+from tests.live import WebServer, app_for, at_once, isolated, key_header
 
 pytestmark = pytest.mark.slow
 
@@ -22,26 +20,16 @@ def test_ten_concurrent_identical_uploads_share_one_analysis(database_url, tmp_p
     overrides = isolated(tmp_path, "inflight", database_url)
     data = make_jpeg(color=(12, 120, 210))
     with app_for(overrides) as app:
-        headers = {}
-        if with_key:
-            with app.extensions["db_sessionmaker"]() as s:
-                headers["Authorization"] = "Bearer " + keys.create(s, "k")[1]
-                s.commit()
+        headers = key_header(app) if with_key else {}
         web = WebServer(overrides, workers=2)  # two web processes, four threads each
+
+        def send(i: int) -> tuple[int, str | None]:
+            resp = requests.post(web.url + "/api/v1/analyses", headers=headers, timeout=60,
+                                 files={"file": (f"copy{i}.jpg", data, "image/jpeg")})
+            return resp.status_code, resp.json().get("id")
+
         try:
-            start, answers = threading.Barrier(10), []
-
-            def send(i: int) -> None:
-                start.wait()
-                resp = requests.post(web.url + "/api/v1/analyses", headers=headers, timeout=60,
-                                     files={"file": (f"copy{i}.jpg", data, "image/jpeg")})
-                answers.append((resp.status_code, resp.json().get("id")))
-
-            threads = [threading.Thread(target=send, args=(i,)) for i in range(10)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            answers = at_once(10, send)
         finally:
             web.stop()
         with app.extensions["db_sessionmaker"]() as s:
@@ -57,9 +45,7 @@ def test_only_the_same_owner_callback_and_unfinished_upload_is_shared(overrides)
 
 def _only_the_same_upload_is_shared(app, client) -> None:
     data = make_jpeg(color=(200, 120, 10))
-    with app.extensions["db_sessionmaker"]() as s:
-        token = keys.create(s, "other")[1]
-        s.commit()
+    other_key = key_header(app, "other")
 
     def upload(headers=None, **form) -> str:
         resp = client.post("/api/v1/analyses", data={"file": (io.BytesIO(data), "a.jpg"), **form},
@@ -69,7 +55,7 @@ def _only_the_same_upload_is_shared(app, client) -> None:
 
     first = upload()
     assert upload() == first
-    assert upload({"Authorization": f"Bearer {token}"}) != first  # another key's upload is its own
+    assert upload(other_key) != first  # another key's upload is its own
     assert upload(callback_url="http://127.0.0.1:9/hook") != first  # its own webhook: its own analysis
     with app.extensions["db_sessionmaker"]() as s:
         done = s.get(Analysis, first)
