@@ -76,7 +76,7 @@ class ExifReader:
             proc.stdin.flush()
         except OSError:  # BrokenPipeError: it died before reading the file
             raise _Died(_last_line(_rest(proc.stderr.fileno()))) from None
-        out, err = _read_until(proc, ready, post, time.monotonic() + self.timeout)
+        out, _ = _read_until(proc, ready, post, time.monotonic() + self.timeout)
         return out.rstrip()[:-len(ready)].decode("utf-8", "replace")
 
     def _kill(self) -> None:
@@ -119,7 +119,7 @@ def _read_until(proc: subprocess.Popen, ready: bytes, post: bytes, deadline: flo
             if not chunk:  # end of file: exiftool exited
                 raise _Died(_last_line(bytes(got[proc.stderr.fileno()]) + _rest(proc.stderr.fileno())))
             got[fd] += chunk
-            if got[fd].rstrip().endswith(ends[fd]):
+            if got[fd][-len(ends[fd]) - 16:].rstrip().endswith(ends[fd]):  # the tail only: answers can be MBs
                 waiting.discard(fd)
     return bytes(got[proc.stdout.fileno()]), bytes(got[proc.stderr.fileno()])
 
