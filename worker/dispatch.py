@@ -114,13 +114,15 @@ class Dispatcher(threading.Thread):
             record = WebhookDelivery(event_id=event_id, batch_id=object_id if kind == "batch" else None,
                                      analysis_id=object_id if kind == "analysis" else None, url=url,
                                      attempt=attempt, error=Error.UNANSWERED, succeeded=False)
+            record_id = None
             if request is not None:
                 session.add(record)
                 try:
                     session.commit()
+                    record_id = record.id
                 except IntegrityError:  # deleted since request_for read it
+                    session.rollback()
                     request = None
-            record_id = record.id
         if request is None:
             return self._finish(event_id, attempt, State.CANCELLED)
         status, error = webhooks.post(url, *request, self.settings)
