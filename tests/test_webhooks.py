@@ -133,6 +133,27 @@ def test_an_attempt_is_recorded_before_it_is_sent(overrides, monkeypatch):
     receiver.close()
 
 
+def test_an_analysis_deleted_while_its_webhook_is_sent_cancels_it(overrides, monkeypatch):
+    settings = _settings(overrides)
+    receiver = Receiver((200,))
+    event_id = _event(settings, receiver.url)
+    d, post = Dispatcher(settings), webhooks.post
+
+    def delete_then_post(*args):
+        with d.sessions() as s:
+            event = s.get(WebhookEvent, event_id)
+            s.delete(s.get(Analysis, event.object_id))  # its delivery records go with it
+            s.commit()
+        return post(*args)
+
+    monkeypatch.setattr(webhooks, "post", delete_then_post)
+    d.send(*d.claim(1)[0])
+    with d.sessions() as s:
+        assert s.get(WebhookEvent, event_id).state == outbox.State.CANCELLED
+    assert _deliveries(d, event_id) == [] and len(receiver.calls) == 1
+    receiver.close()
+
+
 def test_a_lease_that_ran_out_becomes_the_next_attempt_and_attempts_stop_at_eight(overrides):
     settings = _settings(overrides)
     event_id = _event(settings, closed_port_url())
