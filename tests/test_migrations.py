@@ -74,3 +74,25 @@ def test_0004_forgets_reuse_links_that_name_another_keys_analysis(database_url):
         links = dict(conn.execute(text("SELECT id, reused_from FROM analyses")).all())
     engine.dispose()
     assert links == {"a1": None, "a2": "a1", "b1": None, "n1": None, "n2": "n1", "n3": None}
+
+
+def test_0011_waits_for_identical_uploads_in_flight_then_migrates(tmp_path):
+    """Duplicates made before the index are not merged or failed: the upgrade says to let them finish."""
+    import pytest
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'inflight.db'}"
+    cfg = alembic_config(url)
+    command.upgrade(cfg, "0010_reanalysis")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for i in range(2):
+            conn.execute(text("INSERT INTO analyses (id, created_at, status, attempts, filename, sha256, media_type, "
+                              "size_bytes, has_provenance) VALUES (:id, '2026-01-01', 'queued', 0, 'a.jpg', :sha, "
+                              "'image/jpeg', 1, false)"), {"id": f"a{i}", "sha": "ab" * 32})
+    with pytest.raises(RuntimeError, match="in flight more than once; let the workers finish them"):
+        command.upgrade(cfg, "head")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE analyses SET status = 'done' WHERE id = 'a0'"))
+    command.upgrade(cfg, "head")
+    engine.dispose()
