@@ -33,14 +33,19 @@ def test_downgrade_and_upgrade_again(tmp_path):
     command.upgrade(cfg, "head")
 
 
+def _database_at(tmp_path, revision: str):
+    """A new SQLite database upgraded to `revision`: (its Alembic config, an engine on it)."""
+    url = f"sqlite:///{tmp_path / 'at.db'}"
+    cfg = alembic_config(url)
+    command.upgrade(cfg, revision)
+    return cfg, make_engine(url)
+
+
 def test_keyless_idempotency_migration_keeps_the_oldest_duplicate(tmp_path):
     """Databases where concurrent keyless requests made duplicates still migrate; the oldest keeps the key."""
     from sqlalchemy import text
 
-    url = f"sqlite:///{tmp_path / 'dup.db'}"
-    cfg = alembic_config(url)
-    command.upgrade(cfg, "0003")
-    engine = make_engine(url)
+    cfg, engine = _database_at(tmp_path, "0003")
     with engine.begin() as conn:
         for i, created in enumerate(("2026-01-02", "2026-01-01", "2026-01-03")):
             conn.execute(text("INSERT INTO batches (id, idempotency_key, total, created_at) "
@@ -81,10 +86,7 @@ def test_0011_waits_for_identical_uploads_in_flight_then_migrates(tmp_path):
     import pytest
     from sqlalchemy import text
 
-    url = f"sqlite:///{tmp_path / 'inflight.db'}"
-    cfg = alembic_config(url)
-    command.upgrade(cfg, "0010_reanalysis")
-    engine = make_engine(url)
+    cfg, engine = _database_at(tmp_path, "0010_reanalysis")
     with engine.begin() as conn:
         for i in range(2):
             conn.execute(text("INSERT INTO analyses (id, created_at, status, attempts, filename, sha256, media_type, "
