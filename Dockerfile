@@ -17,9 +17,11 @@ RUN apt-get update && apt-get install -y --no-install-recommends libimage-exifto
 WORKDIR /app
 COPY requirements.txt requirements-nodeps.txt ./
 ARG TF_PACKAGE=""
+# --no-warn-conflicts: requirements-nodeps.txt leaves its declared opencv-python and torch unmet on purpose
+# (scripts/deps_check.sh says why); pip would print that as an ERROR on every install after it
 RUN pip install --no-cache-dir -r requirements.txt \
-    && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt \
-    && if [ -n "$TF_PACKAGE" ]; then pip uninstall -y tensorflow-cpu && pip install --no-cache-dir "$TF_PACKAGE"; fi
+    && pip install --no-cache-dir --no-warn-conflicts --no-deps -r requirements-nodeps.txt \
+    && if [ -n "$TF_PACKAGE" ]; then pip uninstall -y tensorflow-cpu && pip install --no-cache-dir --no-warn-conflicts "$TF_PACKAGE"; fi
 COPY . .
 RUN pip install --no-cache-dir --no-deps -e . && useradd --create-home app && mkdir -p /data && chown app /data
 USER app

@@ -33,20 +33,26 @@ PY=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then
   "$PY" -m venv .venv || { sudo_ apt-get install -y -qq python3-venv >/dev/null && "$PY" -m venv .venv; }
 fi
+# pip's own conflict warning is off (--no-warn-conflicts) and one check at the end takes its place: the
+# packages of requirements-nodeps.txt are installed without their declared dependencies on purpose, and
+# pip would report those as an ERROR after every later install (deps_check says what it accepts).
+pip_install() { .venv/bin/python -m pip install -q --disable-pip-version-check --no-warn-conflicts "$@"; }
+installed=0
 base_stamp=".venv/.installed-base-$(cat requirements.txt requirements-nodeps.txt pyproject.toml | sha256sum | cut -c1-16)"
 if [[ ! -f $base_stamp ]]; then
   echo "setup: installing Python requirements into .venv" >&2
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+  pip_install -r requirements.txt
   # packages whose declared dependencies would pull in a multi-GB torch the service does not use
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
-  rm -f .venv/.installed-base-*; touch "$base_stamp"
+  pip_install --no-deps -r requirements-nodeps.txt
+  pip_install --no-deps -e .
+  rm -f .venv/.installed-base-*; touch "$base_stamp"; installed=1
 fi
 if (( want_test )); then
   test_stamp=".venv/.installed-train-$(sha256sum requirements-train.txt | cut -c1-16)"
   if [[ ! -f $test_stamp ]]; then
     echo "setup: installing the training extras (CPU torch) used by the tests" >&2
-    .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-train.txt
-    rm -f .venv/.installed-train-*; touch "$test_stamp"
+    pip_install -r requirements-train.txt
+    rm -f .venv/.installed-train-*; touch "$test_stamp"; installed=1
   fi
 fi
+if (( installed )); then scripts/deps_check.sh; fi

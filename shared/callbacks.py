@@ -46,7 +46,9 @@ def parse(url: str) -> tuple[str, str, int, str]:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise Refused("callback_url is not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL_LENGTH:
+    # bytes, not characters: the URL is part of a unique index key (models.IN_FLIGHT_UPLOAD), which PostgreSQL
+    # caps at about 2.7 kB
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url.encode("utf-8", "surrogatepass")) > MAX_URL_LENGTH:
         raise Refused("callback_url must be an absolute http:// or https:// URL")
     return parts.scheme, parts.hostname, port, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 

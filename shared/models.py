@@ -134,6 +134,9 @@ class Maps:
 UNFINISHED = text(f"status IN ('{Status.QUEUED}', '{Status.RUNNING}')")
 KEYED_IDEMPOTENCY = text("idempotency_key IS NOT NULL")
 KEYLESS_IDEMPOTENCY = text("api_key_id IS NULL AND idempotency_key IS NOT NULL")
+# a single upload (not a batch item, not a re-analysis) that has not finished: identical ones share it
+IN_FLIGHT_UPLOAD = text(f"status IN ('{Status.QUEUED}', '{Status.RUNNING}') AND batch_id IS NULL "
+                        "AND reanalysis_of IS NULL")
 
 
 class Analysis(Base):
@@ -149,6 +152,11 @@ class Analysis(Base):
         # at most one unfinished re-analysis of an analysis: a double click or a retried request finds that one
         Index("uq_analyses_unfinished_reanalysis", "reanalysis_of", unique=True,
               sqlite_where=UNFINISHED, postgresql_where=UNFINISHED),
+        # at most one single upload of the same bytes in flight per owner (0: the keyless user) and callback:
+        # concurrent identical uploads, on any number of web processes, share it (web/services.py submit)
+        Index("uq_analyses_in_flight_upload", text("coalesce(api_key_id, 0)"), "sha256",
+              text("coalesce(callback_url, '')"), unique=True,
+              sqlite_where=IN_FLIGHT_UPLOAD, postgresql_where=IN_FLIGHT_UPLOAD),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

@@ -33,7 +33,10 @@ class Error:
     TIMEOUT = "timeout"
     INVALID = "invalid response"  # not HTTP: a banner, a reset, a TLS failure
     BLOCKED = "blocked address"  # the host resolves to an address webhooks may not go to
-    ALL = (REFUSED, TIMEOUT, INVALID, BLOCKED)
+    # recorded before the POST and replaced by its outcome; kept when the sender died mid-attempt (the
+    # receiver may have had it: its next attempt carries the same X-Deepfake-Event-Id)
+    UNANSWERED = "no outcome recorded"
+    ALL = (REFUSED, TIMEOUT, INVALID, BLOCKED, UNANSWERED)
 
 
 class Finishing(Protocol):

@@ -96,6 +96,10 @@ class Settings:
     visibility_timeout: int = 0  # 0: task time limit + 120 s
     sweep_interval_s: float = 30.0
     lease_s: float = 60.0
+    # WORKER_START_TIMEOUT_S: how long Celery waits for a new pool process to load the model and exiftool
+    # (worker_process_init) and report UP before killing it; Celery's 4 s is shorter than that load on a busy
+    # machine, so every replacement of a killed pool process was killed in turn
+    worker_start_timeout_s: float = 300.0
     metrics_dir: Path | None = None  # PROMETHEUS_MULTIPROC_DIR: where worker processes write their metrics
     metrics_token: str = ""  # set: /metrics needs it as a bearer token
     # ALLOWED_HOSTS: the Host names the web answers to, any port (DNS rebinding); "*" = any. The default is what
@@ -142,6 +146,7 @@ class Settings:
             "visibility_timeout": int(env("VISIBILITY_TIMEOUT", cls.visibility_timeout)),
             "sweep_interval_s": float(env("SWEEP_INTERVAL_S", cls.sweep_interval_s)),
             "lease_s": float(env("LEASE_S", cls.lease_s)),
+            "worker_start_timeout_s": float(env("WORKER_START_TIMEOUT_S", cls.worker_start_timeout_s)),
             # prometheus-client's own variable: the worker processes' library reads it directly
             "metrics_dir": Path(env("PROMETHEUS_MULTIPROC_DIR", "")).resolve()
             if env("PROMETHEUS_MULTIPROC_DIR") else None,
@@ -218,7 +223,7 @@ ENV_VARS = (
     "REQUIRE_API_KEY", "WEB_UI", "RATE_LIMIT_PER_MINUTE", "MAX_BATCH_FILES", "MAX_BATCH_MB", "BATCH_CHUNK",
     "WEBHOOK_RETRY_BASE_S", "WEBHOOK_ALLOW_PRIVATE", "WEBHOOK_CONNECT_TIMEOUT_S", "WEBHOOK_READ_TIMEOUT_S",
     "WEBHOOK_POLL_S", "RETENTION_DAYS", "VISIBILITY_TIMEOUT", "SWEEP_INTERVAL_S", "LEASE_S",
-    "PROMETHEUS_MULTIPROC_DIR", "METRICS_TOKEN", "STORAGE_URL", "ALLOWED_HOSTS",
+    "WORKER_START_TIMEOUT_S", "PROMETHEUS_MULTIPROC_DIR", "METRICS_TOKEN", "STORAGE_URL", "ALLOWED_HOSTS",
 )
 # Read by boto3 itself (object storage's keys), documented and passed along with the variables above.
 STORAGE_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")

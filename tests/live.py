@@ -43,10 +43,12 @@ def service_env(overrides: dict) -> dict[str, str]:
 class Worker:
     """`celery worker` as a child process; its log is kept for assertions and failure messages."""
 
-    def __init__(self, overrides: dict, name: str = "w1", concurrency: int = 1, env: dict | None = None):
+    def __init__(self, overrides: dict, name: str = "w1", concurrency: int = 1, env: dict | None = None,
+                 app: str = "worker.celery_app"):
+        """app: the Celery app module (tests/slow_start.py: the same app on a machine that loads slowly)."""
         self.log: list[str] = []
         self.proc = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "worker.celery_app", "worker", "--loglevel=INFO", "--pool=prefork",
+            [str(BIN / "celery"), "-A", app, "worker", "--loglevel=INFO", "--pool=prefork",
              f"--concurrency={concurrency}", f"--hostname={name}-{os.getpid()}@%h", "--without-gossip",
              "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=service_env(overrides) | (env or {}), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -120,6 +122,42 @@ class WebServer:
     def log_tail(self, chars: int = 6000) -> str:
         """The end of the server's log."""
         return self.log_path.read_text(errors="replace")[-chars:]
+
+
+def wait_for(predicate, timeout: float, what: str):
+    """predicate()'s first true value, polled until timeout; TimeoutError(what) when it never came."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.1)
+    raise TimeoutError(what)
+
+
+def at_once(n: int, call) -> list:
+    """call(i) for each i < n, from n threads released together; the answers in that order."""
+    start, answers = threading.Barrier(n), [None] * n
+
+    def run(i: int) -> None:
+        start.wait()
+        answers[i] = call(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+def key_header(app, name: str = "k") -> dict[str, str]:
+    """The Authorization header of a new API key."""
+    from shared import keys
+
+    with app.extensions["db_sessionmaker"]() as s:
+        header = {"Authorization": "Bearer " + keys.create(s, name)[1]}
+        s.commit()
+    return header
 
 
 def wait_final(client_get, status_url: str, timeout: float = 120) -> dict:

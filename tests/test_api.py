@@ -50,11 +50,11 @@ def test_status_of_queued_analysis_and_unknown_id(client):
     assert "no analysis" in missing.get_json()["error"]
 
 
-def test_same_file_twice_is_stored_once_but_analysed_as_two_requests(client, app):
+def test_same_file_twice_is_stored_once_and_shares_the_analysis_in_flight(client, app):
     data = make_jpeg()
     a = post(client, data).get_json()
     b = post(client, data, "again.jpg").get_json()
-    assert a["id"] != b["id"] and a["sha256"] == b["sha256"]
+    assert a["id"] == b["id"] and a["sha256"] == b["sha256"]  # still queued: one run answers both
     files = [p for p in app.config["SETTINGS"].upload_dir.rglob("*") if p.is_file()]
     assert len(files) == 1
 

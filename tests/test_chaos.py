@@ -80,12 +80,13 @@ class Load:
                 if resp.status_code in (202, 503):
                     body = resp.json()
                     new_id = body.get("id") or SAVED.search(body.get("error", "")).group(1)
+                    shared = new_id in self.singles  # identical bytes in flight: the same analysis, deleted once
                     self.shas[new_id] = body.get("sha256")
                     if job.batch:
                         self.batches[new_id] = (job.callback, len(job.files))
                     else:
                         self.singles[new_id] = job.callback
-                    if self.rng.random() < (0.3 if job.batch else 0.1):  # soon: while queued or running
+                    if not shared and self.rng.random() < (0.3 if job.batch else 0.1):  # soon: queued or running
                         timer = threading.Timer(self.rng.uniform(0, 1.5), self._guarded,
                                                 args=(self._delete, new_id, job.batch))
                         self.timers.append(timer)

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import struct
+import time
 
 import pytest
 from PIL import Image
@@ -73,6 +77,62 @@ def test_hung_exiftool_is_killed_and_restarted(tmp_path):
     slow.timeout = 30
     assert slow.read(path)["EXIF:Make"] == "Canon"  # a fresh exiftool took over
     slow.close()
+
+
+def jpeg_with_exif(tiff: bytes) -> bytes:
+    """A small Pillow JPEG carrying `tiff` (a little-endian TIFF structure) as its EXIF segment."""
+    app1 = b"Exif\x00\x00" + tiff
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (90, 90, 90)).save(buf, "JPEG")
+    jpeg = buf.getvalue()
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + jpeg[2:]
+
+
+def wide_ifd(entries: int = 5000) -> bytes:
+    """An EXIF IFD of 5,000 ASCII entries (about 60 KB, the most one JPEG segment holds)."""
+    body = b"".join(struct.pack("<HHI4s", 0x8000 + i % 0x1000, 2, 4, b"abc\x00") for i in range(entries))
+    return b"II*\x00" + struct.pack("<IH", 8, entries) + body + struct.pack("<I", 0)
+
+
+def nested_ifds(depth: int = 3000) -> bytes:
+    """EXIF IFDs each pointing to the next (ExifIFD 0x8769): exiftool recurses once per level."""
+    ifds, offset = b"", 8
+    for level in range(depth):
+        nxt = offset + 18 if level < depth - 1 else 0
+        ifds += struct.pack("<HHHII", 1, 0x8769, 4, 1, nxt) + struct.pack("<I", 0)
+        offset += 18
+    return b"II*\x00" + struct.pack("<I", 8) + ifds
+
+
+def test_an_exif_ifd_of_5000_entries_is_read_in_well_under_a_second(tmp_path, reader):
+    path = tmp_path / "wide.jpg"
+    path.write_bytes(jpeg_with_exif(wide_ifd()))
+    started = time.monotonic()
+    tags = reader.read(path)
+    assert time.monotonic() - started < 1
+    assert tags["File:FileType"] == "JPEG"
+
+
+def test_exiftool_dying_on_a_file_fails_it_at_once_with_the_reason_and_restarts(tmp_path, monkeypatch):
+    # an exiftool with 80 MB of address space (a container's memory limit): it starts and reads small files,
+    # and dies ("Out of memory!") within a fraction of a second on IFDs nested 3,000 deep
+    shim = tmp_path / "bin" / "exiftool"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nulimit -v 80000\nexec {shutil.which("exiftool")} "$@"\n')
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}:{os.environ['PATH']}")
+    bomb, good = tmp_path / "nested.jpg", camera_like_jpeg(tmp_path / "good.jpg")
+    bomb.write_bytes(jpeg_with_exif(nested_ifds()))
+    reader = exif.ExifReader(timeout=30)
+    try:
+        assert reader.read(good)["EXIF:Make"] == "Canon"
+        started = time.monotonic()
+        with pytest.raises(AnalysisError, match=r"exiftool died on this file \(.*memory") as failed:
+            reader.read(bomb)
+        assert time.monotonic() - started < 1, failed.value  # not the 30 s time limit
+        assert reader.read(good)["EXIF:Make"] == "Canon"  # a fresh exiftool took over
+    finally:
+        reader.close()
 
 
 def test_pixel_bomb_and_non_images_fail_cleanly(tmp_path):

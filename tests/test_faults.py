@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-import time
 import uuid
 
 import pytest
@@ -14,7 +13,7 @@ from sqlalchemy import text
 from shared.db import make_engine
 from shared.migrate import upgrade
 from tests.conftest import POSTGRES_URL, REDIS_URL, make_jpeg
-from tests.live import Worker, free_port, isolated
+from tests.live import Worker, free_port, isolated, wait_for
 
 pytestmark = pytest.mark.slow
 # Short limits so a lost job comes back within a minute or so; the soft limit still leaves room for a
@@ -31,16 +30,6 @@ def submit_batch(client, n: int, seed: int = 0) -> dict:
     resp = client.post("/api/v1/batches", data={"files": files}, content_type="multipart/form-data")
     assert resp.status_code == 202, resp.get_json()
     return resp.get_json()
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise TimeoutError(what)
 
 
 def test_worker_killed_with_sigkill_mid_batch_loses_nothing(tmp_path):

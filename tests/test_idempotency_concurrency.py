@@ -1,15 +1,13 @@
 """Issue 11 item 6: an Idempotency-Key holds for the keyless user too, under concurrent identical requests."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 import requests
 from sqlalchemy import func, select
 
 from shared.models import Batch
 from tests.conftest import make_jpeg
-from tests.live import WebServer, app_for, isolated
+from tests.live import WebServer, app_for, at_once, isolated, key_header
 
 pytestmark = pytest.mark.slow
 
@@ -19,28 +17,16 @@ def test_eight_concurrent_identical_batches_make_one(database_url, tmp_path, wit
     overrides = isolated(tmp_path, "idem", database_url)
     data = make_jpeg(color=(33, 66, 99))
     with app_for(overrides) as app:
-        headers = {"Idempotency-Key": "same-job"}
-        if with_key:
-            from shared import keys
-
-            with app.extensions["db_sessionmaker"]() as s:
-                headers["Authorization"] = "Bearer " + keys.create(s, "k")[1]
-                s.commit()
+        headers = {"Idempotency-Key": "same-job"} | (key_header(app) if with_key else {})
         web = WebServer(overrides)
+
+        def send(_: int) -> tuple[int, str | None]:
+            resp = requests.post(web.url + "/api/v1/batches", headers=headers, timeout=60, data={"name": "n"},
+                                 files=[("files", ("a.jpg", data, "image/jpeg"))])
+            return resp.status_code, resp.json().get("id")
+
         try:
-            start, answers = threading.Barrier(8), []
-
-            def send() -> None:
-                start.wait()
-                resp = requests.post(web.url + "/api/v1/batches", headers=headers, timeout=60,
-                                     files=[("files", ("a.jpg", data, "image/jpeg"))], data={"name": "n"})
-                answers.append((resp.status_code, resp.json().get("id")))
-
-            threads = [threading.Thread(target=send) for _ in range(8)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            answers = at_once(8, send)
         finally:
             web.stop()
         with app.extensions["db_sessionmaker"]() as s:

@@ -15,7 +15,7 @@ from PIL import Image
 from shared import keys, storage
 from shared.cleanup import purge_older_than
 from shared.models import Analysis, utcnow
-from tests.live import Worker, app_for, emptied, isolated, wait_maps
+from tests.live import Worker, app_for, emptied, isolated, wait_for, wait_maps
 
 pytestmark = pytest.mark.slow
 # leases renewed each second: a run longer than 3 s keeps its lease only by renewal; both sweepers every second;
@@ -43,15 +43,6 @@ def big_jpeg(seed: int, size=(2400, 1800)) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, "JPEG", quality=90)
     return buf.getvalue()
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.1)
-    raise TimeoutError(what)
 
 
 def upload(client, data: bytes, name: str, headers=None) -> dict:

@@ -33,14 +33,19 @@ def test_downgrade_and_upgrade_again(tmp_path):
     command.upgrade(cfg, "head")
 
 
+def _database_at(tmp_path, revision: str):
+    """A new SQLite database upgraded to `revision`: (its Alembic config, an engine on it)."""
+    url = f"sqlite:///{tmp_path / 'at.db'}"
+    cfg = alembic_config(url)
+    command.upgrade(cfg, revision)
+    return cfg, make_engine(url)
+
+
 def test_keyless_idempotency_migration_keeps_the_oldest_duplicate(tmp_path):
     """Databases where concurrent keyless requests made duplicates still migrate; the oldest keeps the key."""
     from sqlalchemy import text
 
-    url = f"sqlite:///{tmp_path / 'dup.db'}"
-    cfg = alembic_config(url)
-    command.upgrade(cfg, "0003")
-    engine = make_engine(url)
+    cfg, engine = _database_at(tmp_path, "0003")
     with engine.begin() as conn:
         for i, created in enumerate(("2026-01-02", "2026-01-01", "2026-01-03")):
             conn.execute(text("INSERT INTO batches (id, idempotency_key, total, created_at) "
@@ -74,3 +79,22 @@ def test_0004_forgets_reuse_links_that_name_another_keys_analysis(database_url):
         links = dict(conn.execute(text("SELECT id, reused_from FROM analyses")).all())
     engine.dispose()
     assert links == {"a1": None, "a2": "a1", "b1": None, "n1": None, "n2": "n1", "n3": None}
+
+
+def test_0012_waits_for_identical_uploads_in_flight_then_migrates(tmp_path):
+    """Duplicates made before the index are not merged or failed: the upgrade says to let them finish."""
+    import pytest
+    from sqlalchemy import text
+
+    cfg, engine = _database_at(tmp_path, "0011_levels")
+    with engine.begin() as conn:
+        for i in range(2):
+            conn.execute(text("INSERT INTO analyses (id, created_at, status, attempts, filename, sha256, media_type, "
+                              "size_bytes, has_provenance) VALUES (:id, '2026-01-01', 'queued', 0, 'a.jpg', :sha, "
+                              "'image/jpeg', 1, false)"), {"id": f"a{i}", "sha": "ab" * 32})
+    with pytest.raises(RuntimeError, match="in flight more than once; let the workers finish them"):
+        command.upgrade(cfg, "head")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE analyses SET status = 'done' WHERE id = 'a0'"))
+    command.upgrade(cfg, "head")
+    engine.dispose()

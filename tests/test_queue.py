@@ -58,7 +58,8 @@ def test_a_worker_locking_the_rows_meanwhile_never_fails_the_upload(overrides):
     app = create_app(overrides)
     ids = sorted(f"00000000-0000-4000-8000-00000000000{k}" for k in (1, 2))
     with app.extensions["db_sessionmaker"]() as s:
-        s.add_all(Analysis(id=i, filename="a.jpg", sha256="0" * 64, media_type="image/jpeg", size_bytes=1) for i in ids)
+        s.add_all(Analysis(id=i, filename="a.jpg", sha256=i[-1] * 64, media_type="image/jpeg", size_bytes=1)
+                  for i in ids)
         s.commit()
     engine = make_engine(overrides["database_url"])
     other = engine.connect()

@@ -11,7 +11,7 @@ import pytest
 
 from shared import cleanup, images, storage
 from shared.db import make_engine, make_sessionmaker
-from shared.models import Analysis, utcnow
+from shared.models import Analysis, Status, utcnow
 from shared.settings import ObjectStore, Settings
 from tests.conftest import make_jpeg, make_png
 
@@ -112,8 +112,8 @@ def test_prune_scratch_removes_only_old_copies(store):
 
 
 def _row(session, sha: str, days_old: int = 0) -> Analysis:
-    a = Analysis(filename="f.jpg", sha256=sha, media_type="image/jpeg", size_bytes=1,
-                 created_at=utcnow() - timedelta(days=days_old))
+    a = Analysis(filename="f.jpg", sha256=sha, media_type="image/jpeg", size_bytes=1, status=Status.DONE,
+                 created_at=utcnow() - timedelta(days=days_old))  # finished: two of one file are two analyses
     session.add(a)
     session.commit()
     return a

@@ -13,6 +13,7 @@ from shared.models import Analysis, Status, WebhookDelivery, WebhookEvent, utcno
 from shared.settings import Settings
 from tests.conftest import make_jpeg
 from tests.receivers import RawReceiver, Receiver, closed_port_url
+from worker import webhooks
 from worker.dispatch import Dispatcher
 
 REFUSED = [("http://127.0.0.1:6379/", "loopback"), ("http://localhost:8000/hook", "loopback"),
@@ -96,6 +97,60 @@ def test_an_attempt_is_claimed_once_and_its_outcome_kept(overrides):
         ("1", event_id), ("2", event_id)]
     assert [(r.attempt, r.status_code, r.error, r.succeeded) for r in _deliveries(first, event_id)] == [
         (1, 500, "HTTP 500", False), (2, 200, None, True)]
+    receiver.close()
+
+
+class Killed(BaseException):
+    """The sender's process dying: nothing after it runs (a SIGKILL, as the worker was given)."""
+
+
+def test_an_attempt_is_recorded_before_it_is_sent(overrides, monkeypatch):
+    settings = _settings(overrides, webhook_retry_base_s=0.0)
+    receiver = Receiver((200,))
+    event_id = _event(settings, receiver.url)
+    d, recorded_when_sent, post = Dispatcher(settings), [], webhooks.post
+
+    def post_then_die(*args):
+        recorded_when_sent.append([r.attempt for r in _deliveries(d, event_id)])
+        post(*args)
+        raise Killed
+
+    monkeypatch.setattr(webhooks, "post", post_then_die)
+    with pytest.raises(Killed):
+        d.send(*d.claim(1)[0])
+    assert len(receiver.calls) == 1 and recorded_when_sent == [[1]]
+    assert [(r.attempt, r.status_code, r.error, r.succeeded) for r in _deliveries(d, event_id)] == [
+        (1, None, "no outcome recorded", False)]  # the receiver had it; the record says nobody saw the answer
+    monkeypatch.setattr(webhooks, "post", post)
+    with d.sessions() as s:  # the dead sender's lease runs out
+        s.get(WebhookEvent, event_id).lease_expires_at = utcnow()
+        s.commit()
+    assert d.claim(1) == [(event_id, 2)]
+    d.send(event_id, 2)
+    assert [(r.attempt, r.status_code, r.error, r.succeeded) for r in _deliveries(d, event_id)] == [
+        (1, None, "no outcome recorded", False), (2, 200, None, True)]
+    assert [c["headers"]["X-Deepfake-Attempt"] for c in receiver.calls] == ["1", "2"]
+    receiver.close()
+
+
+def test_an_analysis_deleted_while_its_webhook_is_sent_cancels_it(overrides, monkeypatch):
+    settings = _settings(overrides)
+    receiver = Receiver((200,))
+    event_id = _event(settings, receiver.url)
+    d, post = Dispatcher(settings), webhooks.post
+
+    def delete_then_post(*args):
+        with d.sessions() as s:
+            event = s.get(WebhookEvent, event_id)
+            s.delete(s.get(Analysis, event.object_id))  # its delivery records go with it
+            s.commit()
+        return post(*args)
+
+    monkeypatch.setattr(webhooks, "post", delete_then_post)
+    d.send(*d.claim(1)[0])
+    with d.sessions() as s:
+        assert s.get(WebhookEvent, event_id).state == outbox.State.CANCELLED
+    assert _deliveries(d, event_id) == [] and len(receiver.calls) == 1
     receiver.close()
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import BinaryIO
 
 from sqlalchemy import Select, func, not_, or_, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, undefer
 from werkzeug.datastructures import FileStorage
 
@@ -16,7 +16,7 @@ from flask import Response, send_file
 
 from shared import cleanup, labels, preview, storage
 from shared.db import TRANSIENT_SQLSTATES
-from shared.models import Analysis, ApiKey, Maps, Status, utcnow
+from shared.models import IN_FLIGHT_UPLOAD, Analysis, ApiKey, Maps, Status, utcnow
 from shared.settings import Settings
 from web import queue
 
@@ -34,7 +34,12 @@ def owned(stmt: Select, owner: ApiKey | None, model: type = Analysis) -> Select:
 
 def submit(session: Session, file: FileStorage | None, settings: Settings, owner: ApiKey | None = None,
            callback_url: str | None = None) -> Analysis:
-    """Store the upload, commit its analysis, then enqueue it (commit first, so the worker finds it)."""
+    """Store the upload, commit its analysis, then enqueue it (commit first, so the worker finds it).
+
+    The same bytes already in flight for this owner (and callback) are not run again: the upload gets that
+    analysis. The database's unique index on in-flight uploads decides between concurrent requests, whichever
+    web process they reach; the loser rolls back and answers with the winner's analysis.
+    """
     if file is None:
         raise UploadError(400, "no file was sent: use the multipart field 'file'")
     with no_orphans(session, settings) as created:
@@ -42,13 +47,29 @@ def submit(session: Session, file: FileStorage | None, settings: Settings, owner
         analysis.api_key_id = owner.id if owner else None
         analysis.callback_url = callback_url
         analysis.maps_state = Maps.PENDING  # a person is waiting: the worker queues them after the verdict
+        if (running := in_flight(session, analysis)) is not None:
+            return running
         session.add(analysis)
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:  # an identical upload was committed concurrently: share it
+            session.rollback()
+            if (running := in_flight(session, analysis)) is None:
+                raise
+            return running
     try:
         enqueue(session, [analysis.id])
     except queue.QueueUnavailable as exc:
         raise UploadError(503, f"{exc}; the upload is saved as analysis {analysis.id} and will run later") from None
     return analysis
+
+
+def in_flight(session: Session, upload: Analysis) -> Analysis | None:
+    """The owner's unfinished single upload of the same bytes and callback (models.IN_FLIGHT_UPLOAD)."""
+    return session.scalars(select(Analysis).where(
+        IN_FLIGHT_UPLOAD, Analysis.sha256 == upload.sha256,
+        func.coalesce(Analysis.api_key_id, 0) == (upload.api_key_id or 0),
+        func.coalesce(Analysis.callback_url, "") == (upload.callback_url or ""))).first()
 
 
 def enqueue(session: Session, ids: list[str], batch: bool = False) -> None:

@@ -33,6 +33,8 @@ app.conf.update(
                               "unacked_restore_interval": max(1, min(10, settings.unacked_timeout // 6)),
                               "unacked_restore_throttle": 1},
     broker_connection_retry_on_startup=True,
+    # a new pool process reports UP only after _load_resources: give it the time that load takes
+    worker_proc_alive_timeout=settings.worker_start_timeout_s,
     worker_hijack_root_logger=False,
 )
 

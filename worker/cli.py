@@ -74,8 +74,27 @@ def main(argv: list[str] | None = None) -> int:
 
         failed = submit(args.paths, args.server, args.key, args.out, args.name, args.batch_size)
         return 1 if failed else 0
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:  # set: the user wants TensorFlow's log, as it comes
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+        _import_tensorflow_quietly()
     return predict(args.files, args.json, args.maps_dir)
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with file descriptor 2 pointed at /dev/null, so its answer is all the command prints.
+
+    Its C++ start-up notices (absl's "before absl::InitializeLog()" warning, oneDNN's) are written straight
+    to the descriptor while the module loads, whatever TF_CPP_MIN_LOG_LEVEL says. A failed import still raises
+    here, with descriptor 2 back in place for its traceback.
+    """
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from shared import outbox
 from shared.db import make_engine, make_sessionmaker
 from shared.models import WebhookDelivery, WebhookEvent, utcnow
-from shared.outbox import State
+from shared.outbox import Error, State
 from shared.settings import Settings
 from worker import webhooks
 
@@ -97,13 +97,32 @@ class Dispatcher(threading.Thread):
                 self.in_flight -= 1
 
     def send(self, event_id: str, attempt: int) -> None:
-        """Send one claimed attempt and record its outcome with the row's next state, in one transaction."""
+        """Send one claimed attempt: recorded first, then sent, then its outcome and the row's next state.
+
+        The record is committed before the POST, so an attempt that may have reached the receiver is never
+        missing from the deliveries even if this process dies the moment it is sent; it then keeps the
+        error Error.UNANSWERED.
+        """
         with self.sessions() as session:
             event = session.get(WebhookEvent, event_id)
             if event is None:  # its batch was deleted, and the outbox row with it
                 return None
+            if (event.lease_owner, event.attempt) != (self.owner, attempt):  # our lease lapsed and was taken
+                return None
             request = webhooks.request_for(session, event, attempt, self.settings)
             url, kind, object_id = event.url, event.kind, event.object_id
+            record = WebhookDelivery(event_id=event_id, batch_id=object_id if kind == "batch" else None,
+                                     analysis_id=object_id if kind == "analysis" else None, url=url,
+                                     attempt=attempt, error=Error.UNANSWERED, succeeded=False)
+            record_id = None
+            if request is not None:
+                session.add(record)
+                try:
+                    session.commit()
+                    record_id = record.id
+                except IntegrityError:  # deleted since request_for read it
+                    session.rollback()
+                    request = None
         if request is None:
             return self._finish(event_id, attempt, State.CANCELLED)
         status, error = webhooks.post(url, *request, self.settings)
@@ -113,15 +132,13 @@ class Dispatcher(threading.Thread):
             state, next_at = State.FAILED, None
         else:
             state, next_at = State.PENDING, utcnow() + outbox.retry_delay(attempt, self.settings.webhook_retry_base_s)
-        record = WebhookDelivery(event_id=event_id, batch_id=object_id if kind == "batch" else None,
-                                 analysis_id=object_id if kind == "analysis" else None, url=url, attempt=attempt,
-                                 status_code=status, error=error, succeeded=error is None)
-        try:
-            self._finish(event_id, attempt, state, next_at, record)
-        except IntegrityError:  # deleted while we were sending
+        outcome = {"status_code": status, "error": error, "succeeded": error is None}
+        if not self._finish(event_id, attempt, state, next_at, record_id, outcome):  # deleted while we were sending
             self._finish(event_id, attempt, State.CANCELLED)
 
-    def _finish(self, event_id: str, attempt: int, state: str, next_at=None, record=None) -> None:  # noqa: ANN001
+    def _finish(self, event_id: str, attempt: int, state: str, next_at=None, record_id=None,  # noqa: ANN001
+                outcome=None) -> bool:  # noqa: ANN001
+        """The row's next state (while we hold its lease) and the attempt's outcome; False: its record is gone."""
         with self.sessions() as session:
             values = {"state": state, "lease_owner": None, "lease_expires_at": None}
             if next_at is not None:
@@ -129,6 +146,8 @@ class Dispatcher(threading.Thread):
             # only while we still hold the lease on this attempt: a later attempt's owner is never overwritten
             session.execute(update(WebhookEvent).where(WebhookEvent.id == event_id, WebhookEvent.attempt == attempt,
                                                        WebhookEvent.lease_owner == self.owner).values(**values))
-            if record is not None:
-                session.add(record)
-            session.commit()
+            kept = record_id is None or session.execute(
+                update(WebhookDelivery).where(WebhookDelivery.id == record_id).values(**outcome)).rowcount == 1
+            if kept:
+                session.commit()
+            return kept

@@ -1,15 +1,15 @@
-"""One persistent exiftool process per worker process, with a time limit per file."""
+"""One persistent exiftool process per worker process, with a time limit per file and its death seen at once."""
 from __future__ import annotations
 
 import json
 import logging
-import signal
-import threading
-import warnings
+import os
+import secrets
+import select
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
-
-from exiftool import ExifTool
 
 from worker.errors import AnalysisError
 
@@ -18,50 +18,48 @@ MAX_VALUE_CHARS = 20_000
 # Tags that describe our server's copy of the file, not the uploaded image.
 SERVER_TAGS = {"SourceFile", "File:FileName", "File:Directory", "File:FilePermissions", "File:FileModifyDate",
                "File:FileAccessDate", "File:FileInodeChangeDate"}
+COMMAND = ("-stay_open", "True", "-@", "-", "-common_args", "-G", "-j")
+
+
+class _Died(Exception):
+    """exiftool closed its output mid-answer: it died on the file (its last stderr line says why)."""
 
 
 class _Timeout(Exception):
     pass
 
 
-def _on_alarm(_signum, _frame):  # noqa: ANN001
-    raise _Timeout
-
-
 class ExifReader:
-    """Reads metadata as `exiftool -j -G` would print it; kills and restarts a hung exiftool."""
+    """Reads metadata as `exiftool -j -G` would print it, through one exiftool kept open (`-stay_open`).
+
+    Its stdout and stderr are read together against one deadline: a hung exiftool is killed at the time
+    limit, one that dies (out of memory, a crash) is seen the moment its pipes close, and one that writes
+    much to stderr is never blocked on a full pipe. Either way the next file gets a fresh exiftool.
+    """
 
     def __init__(self, timeout: float = 30.0):
         self.timeout = timeout
-        self._et: ExifTool | None = None
+        self._proc: subprocess.Popen | None = None
 
-    def _ensure_running(self) -> ExifTool:
-        if self._et is None or not self._et.running:
-            self._et = ExifTool(common_args=["-G", "-j"])
-            self._et.run()
-        return self._et
+    def _ensure_running(self) -> subprocess.Popen:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = subprocess.Popen(["exiftool", *COMMAND], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return self._proc
 
     def read(self, path: Path) -> dict[str, Any]:
         """All tags of one file, keyed 'Group:Tag'; server-side file tags removed, huge values cut."""
-        et = self._ensure_running()
-        # pyexiftool blocks in select() with no timeout; SIGALRM interrupts it (main thread only,
-        # which is where Celery's prefork children and the CLI run tasks).
-        guarded = threading.current_thread() is threading.main_thread()
-        if guarded:
-            previous = signal.signal(signal.SIGALRM, _on_alarm)
-            signal.setitimer(signal.ITIMER_REAL, self.timeout)
         try:
-            raw = et.execute(str(path))
+            raw = self._execute(self._ensure_running(), str(path))
         except _Timeout:
             self._kill()
             raise AnalysisError(f"metadata extraction took longer than {self.timeout:g} s") from None
+        except _Died as exc:
+            self._kill()
+            raise AnalysisError(f"metadata extraction failed: exiftool died on this file ({exc})") from None
         except Exception as exc:
             self._kill()
             raise AnalysisError(f"metadata extraction failed ({exc.__class__.__name__})") from None
-        finally:
-            if guarded:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, previous)
         try:
             records = json.loads(raw) if raw.strip() else []
         except json.JSONDecodeError:
@@ -69,25 +67,75 @@ class ExifReader:
         tags = records[0] if records else {}
         return {k: _cap(v) for k, v in tags.items() if k not in SERVER_TAGS}
 
+    def _execute(self, proc: subprocess.Popen, *args: str) -> str:
+        """One -stay_open exchange: the answer on stdout up to `{readyN}`, stderr up to the echoed `postN`."""
+        n = secrets.randbelow(900_000) + 100_000
+        ready, post = f"{{ready{n}}}".encode(), f"post{n}".encode()
+        try:
+            proc.stdin.write(os.fsencode("\n".join([*args, "-echo4", f"post{n}", f"-execute{n}", ""])))
+            proc.stdin.flush()
+        except OSError:  # BrokenPipeError: it died before reading the file
+            raise _Died(_last_line(_rest(proc.stderr.fileno()))) from None
+        out, _ = _read_until(proc, ready, post, time.monotonic() + self.timeout)
+        return out.rstrip()[:-len(ready)].decode("utf-8", "replace")
+
     def _kill(self) -> None:
-        """Kill exiftool mid-conversation; the next read starts a fresh one."""
-        et, self._et = self._et, None
-        proc = getattr(et, "_process", None)
-        if proc is not None and proc.poll() is None:
+        """Kill exiftool mid-conversation (or reap it once dead); the next read starts a fresh one."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
             proc.kill()
             proc.wait()
-        if et is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                et.running  # noqa: B018 - lets pyexiftool notice the death and reset its state
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                pipe.close()
 
     def close(self) -> None:
-        et, self._et = self._et, None
-        if et is not None:
-            try:
-                et.terminate(timeout=5)
-            except Exception:  # already dead
-                log.debug("exiftool did not terminate cleanly", exc_info=True)
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            proc.stdin.write(b"-stay_open\nFalse\n")
+            proc.stdin.flush()
+            proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):  # already dead, or stuck
+            log.debug("exiftool did not terminate cleanly", exc_info=True)
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            pipe.close()
+
+
+def _read_until(proc: subprocess.Popen, ready: bytes, post: bytes, deadline: float) -> tuple[bytes, bytes]:
+    """stdout until it ends with `ready` and stderr until it ends with `post`, both read as they come."""
+    ends = {proc.stdout.fileno(): ready, proc.stderr.fileno(): post}
+    got: dict[int, bytearray] = {fd: bytearray() for fd in ends}
+    waiting = set(ends)
+    while waiting:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Timeout
+        readable, _, _ = select.select(list(waiting), [], [], left)
+        for fd in readable:
+            chunk = os.read(fd, 65536)
+            if not chunk:  # end of file: exiftool exited
+                raise _Died(_last_line(bytes(got[proc.stderr.fileno()]) + _rest(proc.stderr.fileno())))
+            got[fd] += chunk
+            if got[fd][-len(ends[fd]) - 16:].rstrip().endswith(ends[fd]):  # the tail only: answers can be MBs
+                waiting.discard(fd)
+    return bytes(got[proc.stdout.fileno()]), bytes(got[proc.stderr.fileno()])
+
+
+def _rest(fd: int) -> bytes:
+    """What a dead process left in a pipe (bounded: its tail is all a reason needs)."""
+    chunks = []
+    while select.select([fd], [], [], 0.5)[0] and (chunk := os.read(fd, 65536)) and len(chunks) < 16:
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _last_line(stderr: bytes) -> str:
+    """The reason exiftool gave last, short; or that it gave none."""
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    return lines[-1][:200] if lines else "no message"
 
 
 def _cap(value: Any) -> Any:
