@@ -102,11 +102,13 @@ def strong(body: dict) -> list[dict]:
 
 
 def assert_strong_first(body: dict, kind: str) -> dict:
-    """The verdict is fake and its first reason is the first strong item of this kind."""
+    """The level is AI by provenance (verdict fake); after the level's meaning, the first reason is the
+    first strong item of this kind."""
     items = strong(body)
     assert items and items[0]["kind"] == kind, [(e["kind"], e["source"]) for e in body["evidence"]]
-    assert body["verdict"] == "fake"
-    assert body["reasons"][0] == items[0]["reason"]
+    assert body["verdict"] == "fake" and body["level"] == "ai-provenance"
+    assert body["reasons"][0].startswith("AI by provenance:")
+    assert body["reasons"][1] == items[0]["reason"]
     assert items[0]["effect"] == "fake"
     return items[0]
 
