@@ -105,6 +105,8 @@ def report(items, fold: np.ndarray, scores: dict[str, np.ndarray]) -> dict:
         "pooled_auc": metrics.roc_auc(y, z),
         "real_called_fake": float((verdict[y == 0] == "fake").mean()),
         "real_called_real": float((verdict[y == 0] == "real").mean()),
+        "real_called_uncertain": float((verdict[y == 0] == "uncertain").mean()),
+        "fake_called_uncertain": float((verdict[y == 1] == "uncertain").mean()),
         "fake_called_fake": float((verdict[y == 1] == "fake").mean()),
         "fake_called_real": float((verdict[y == 1] == "real").mean()),
         "fold_thresholds": fold_th, "per_family": per_family, "per_source": per_source,

@@ -237,19 +237,24 @@ def warm_head(c: dict, items, train: np.ndarray) -> logreg.LogReg:
     return logreg.fit(c["feats"][rows, :TOP], y, logreg.source_weights(src, y), l2=HEAD_L2)
 
 
-def fit(c: dict, items, train: np.ndarray, steps: int = CV_STEPS, seed: int = 0, log=log):
-    """Fine-tune the top on the cached training views of the images where ``train`` is True."""
+def fit(c: dict, items, train: np.ndarray, steps: int = CV_STEPS, seed: int = 0, log=log, lr: float = LR,
+        train_from: int = FIRST_TRAINED):
+    """Fine-tune the top on the cached training views of the images where ``train`` is True; blocks
+    before ``train_from`` (of those above the cache) stay frozen too."""
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
     model = upper_model()
+    for layer in model.layers:
+        if layer.name.startswith("block") and int(layer.name[5:].split("_")[0]) < train_from:
+            layer.trainable = False
     head = warm_head(c, items, train)
     w, b = head.raw_weights()
     model.get_layer("fake_logit").set_weights([w.reshape(-1, 1).astype(np.float32), np.array([b], np.float32)])
     rows = np.flatnonzero((c["key"] == "train") & train[c["image"]])
     draw = _sampler(items, train, rows, c["image"], np.random.default_rng(seed))
-    opt = keras.optimizers.Adam(LR)
+    opt = keras.optimizers.Adam(lr)
     variables = model.trainable_variables
 
     @tf.function
@@ -294,7 +299,7 @@ def image_scores(z_rows: np.ndarray, c: dict, rows: np.ndarray, n_images: int) -
     return out
 
 
-def held_out(items, fold: np.ndarray, steps: int = CV_STEPS, log=log) -> dict[str, dict[str, np.ndarray]]:
+def held_out(items, fold: np.ndarray, steps: int = CV_STEPS, log=log, **kw) -> dict[str, dict[str, np.ndarray]]:
     """Per aggregate and view, the logit of every image from the model of the fold that held it out."""
     c = cache(items)
     n = len(items)
@@ -302,7 +307,7 @@ def held_out(items, fold: np.ndarray, steps: int = CV_STEPS, log=log) -> dict[st
     for k in np.unique(fold):
         t0 = time.time()
         log(f"fine-tune fold {k}: {int((fold != k).sum())} training images, {steps} steps")
-        model = fit(c, items, fold != k, steps=steps, seed=int(k), log=log)
+        model = fit(c, items, fold != k, steps=steps, seed=int(k), log=log, **kw)
         rows = np.flatnonzero((c["key"] != "train") & (fold == k)[c["image"]])
         per = image_scores(view_logits(model, c, rows), c, rows, n)
         for a in AGGREGATES:

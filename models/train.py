@@ -143,7 +143,8 @@ def main(argv=None) -> int:
         members = [{"name": m, "file": train_member(m, items, out), "weight": 1.0 / len(MEMBERS[best])}
                    for m in MEMBERS[best]]
     else:
-        members = [{"name": best, "file": train_design(best, items, out), "weight": 1.0}]
+        file = train_design(best, items, out)
+        members = [{"name": Path(file).stem, "file": file, "weight": 1.0}]  # the sidecar's name
     spec = {
         "design": best, "members": members, "bias": 0.0,
         "combine": "P = sigmoid(bias + sum(weight * logit(member P))); member P = sigmoid(its crops' logits "
