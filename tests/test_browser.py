@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -110,7 +111,9 @@ INFRASTRUCTURE = {"DATABASE_URL", "REDIS_URL", "DATA_DIR", "UPLOAD_DIR", "MODEL_
 def compose_settings() -> dict[str, str]:
     """The web service's environment in docker-compose.yml, less what points at the compose infrastructure."""
     env = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]["environment"]
-    return {k: str(v) for k, v in env.items() if k not in INFRASTRUCTURE}
+    # "${NAME:-default}" is what Compose substitutes with the default when NAME is unset
+    default = lambda v: re.sub(r"\$\{\w+:-([^}]*)\}", lambda m: m[1], str(v))  # noqa: E731
+    return {k: default(v) for k, v in env.items() if k not in INFRASTRUCTURE}
 
 
 def test_compose_settings_result_page_shows_the_verdict(database_url, page, tmp_path):

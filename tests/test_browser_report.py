@@ -58,7 +58,7 @@ def test_report_prints_to_a_pdf_with_the_facts(live, tmp_path):  # noqa: F811
     text = "\n".join(p.extract_text() for p in reader.pages)
     flat = squashed(text)
     assert sha256 in flat and status["sha256"] == sha256
-    assert f"Verdict:{status['verdict']}" in flat
+    assert f"{status['level_label']}{status['verdict']}".replace(" ", "") in flat  # the level, then the verdict
     assert status["model_version"] in flat
     metadata_item = next(e for e in status["evidence"] if e["kind"] == "metadata_score")
     assert squashed(metadata_item["reason"]) in flat
