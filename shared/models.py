@@ -218,3 +218,27 @@ class Label(Base):
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))  # None: the keyless local user
     set_by: Mapped[str] = mapped_column(String(LABEL_BY_MAX))  # the key's name then, or "local"
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LabelAudit(Base):
+    """A label of an analysis since deleted, with who deleted it and when: labels outlive what they labelled.
+
+    No foreign key to analyses: the row it names is gone. `owner_key_id` is the analysis's owner, so each API key
+    (and the keyless user) sees only the record of its own analyses.
+    """
+
+    __tablename__ = "label_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    analysis_id: Mapped[str] = mapped_column(String(36), index=True)
+    owner_key_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)  # the same image analysed again is found by it
+    filename: Mapped[str] = mapped_column(String(255))
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str | None] = mapped_column(String(LABEL_NOTE_MAX))
+    set_by: Mapped[str] = mapped_column(String(LABEL_BY_MAX))
+    labelled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deleted_by: Mapped[str] = mapped_column(String(LABEL_BY_MAX))
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -102,7 +102,7 @@ def delete_analysis(analysis_id: str):
     analysis = services.get_analysis(session, analysis_id, auth.current_key())
     if analysis is None:
         return json_error(404, f"no analysis with id {analysis_id!r}")
-    services.delete_analysis(session, analysis, current_app.config["SETTINGS"])
+    services.delete_analysis(session, analysis, current_app.config["SETTINGS"], auth.current_key())
     return "", 204
 
 

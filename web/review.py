@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared import labels
-from shared.models import Analysis, ApiKey, Label
+from shared.models import Analysis, ApiKey, Label, LabelAudit
 from web import export, serialize
 from web.serialize import _iso
 from web.services import owned
@@ -23,6 +23,13 @@ def label_json(row: Label) -> dict[str, Any]:
     """One label as the API shows it."""
     return {"id": row.id, "analysis_id": row.analysis_id, "label": row.label, "note": row.note,
             "set_by": row.set_by, "api_key_id": row.api_key_id, "created_at": _iso(row.created_at)}
+
+
+def audit_json(row: LabelAudit) -> dict[str, Any]:
+    """One label of a deleted analysis, as the audit record keeps it."""
+    return {"analysis_id": row.analysis_id, "sha256": row.sha256, "filename": row.filename, "verdict": row.verdict,
+            "model_version": row.model_version, "label": row.label, "note": row.note, "set_by": row.set_by,
+            "labelled_at": _iso(row.labelled_at), "deleted_by": row.deleted_by, "deleted_at": _iso(row.deleted_at)}
 
 
 def history_json(session: Session, analysis: Analysis) -> dict[str, Any]:

@@ -169,9 +169,10 @@ def model_versions(session: Session, owner: ApiKey | None) -> list[tuple[str, in
                                                .order_by(func.count().desc(), Analysis.model_version))]
 
 
-def delete_analysis(session: Session, analysis: Analysis, settings: Settings) -> None:
-    """Delete the row, its maps and its upload (unless another analysis has the same file)."""
-    cleanup.delete_analyses(session, storage.store_for(settings), [analysis])
+def delete_analysis(session: Session, analysis: Analysis, settings: Settings, owner: ApiKey | None) -> None:
+    """Delete the row, its maps and its upload (unless another analysis has the same file); its labels go to the
+    audit record, naming `owner` as who deleted it."""
+    cleanup.delete_analyses(session, storage.store_for(settings), [analysis], labels.by(owner))
 
 
 def similar(session: Session, analysis: Analysis, owner: ApiKey | None, max_distance: int = 6,
