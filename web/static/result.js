@@ -88,7 +88,8 @@
     if (th.model_real !== undefined) datasets.push({label: "real threshold", data: labels.map(() => th.model_real),
       borderColor: "#5a8", borderDash: [6, 4], pointRadius: 0});
     new Chart($("confidence-chart"), {type: "line", data: {labels, datasets},
-      options: {animation: false, scales: {y: {min: 0, max: 1}}}});
+      // the box sets the height (style.css), so a phone's narrow width does not flatten the plot
+      options: {animation: false, maintainAspectRatio: false, scales: {y: {min: 0, max: 1}}}});
   }
 
   function renderMaps(maps) {

@@ -1,0 +1,133 @@
+"""The analyst's pages in a real Chromium at 1366 and 390 px, on rows written straight to the database (no worker):
+history thumbnails that fill in once made, and history, metadata and result pages that fit a phone."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from shared import storage
+from shared.models import Analysis, Maps, Status
+from tests.live import WebServer, app_for, isolated
+from tests.test_browser import ARGS, CHROMIUM
+
+pytestmark = pytest.mark.slow
+DESKTOP, PHONE = {"width": 1366, "height": 900}, {"width": 390, "height": 844}
+WIDTHS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1366", "390"])
+SCROLL_WIDTH = "() => document.documentElement.scrollWidth"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.fail("Debian chromium is missing: scripts/setup.sh --test installs it")
+    overrides = isolated(tmp_path_factory.mktemp("pages"), "pages")
+    with app_for(overrides) as app:
+        web = WebServer(overrides)
+        yield web, app
+        web.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def add(app, name: str, sha: str, maps_state: str | None = Maps.READY, **fields) -> str:
+    result = {"reasons": ["the detector says so"], "evidence": [], "maps": [], "fake_probability": 0.82,
+              "thresholds": {"model_fake": 0.5, "model_real": 0.2},
+              "robustness": [{"perturbation": p, "fake_probability": q}
+                             for p, q in (("original", 0.82), ("jpeg-70", 0.78), ("half-size", 0.7))]}
+    with app.extensions["db_sessionmaker"]() as s:
+        a = Analysis(filename=name, sha256=sha, media_type="image/jpeg", size_bytes=1234, width=640, height=480,
+                     status=Status.DONE, verdict="fake", fake_probability=0.82, model_version="e" * 64,
+                     maps_state=maps_state, result=result, **fields)
+        s.add(a)
+        s.commit()
+        return a.id
+
+
+def make_thumbnail(app, sha: str) -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (30, 160, 60)).save(buf, "JPEG")
+    with storage.store_for(app.config["SETTINGS"]).derived_writer(sha) as folder:
+        (folder / "thumbnail.jpg").write_bytes(buf.getvalue())
+
+
+def test_history_thumbnails_wait_as_placeholders_and_fill_in_when_made(live, browser):
+    web, app = live
+    sha = "7" * 64
+    aid = add(app, "from-a-batch.jpg", sha, maps_state=Maps.PENDING)
+    page = browser.new_page(viewport=DESKTOP)
+    try:
+        page.goto(web.url + "/history?filename=from-a-batch")
+        cell = page.locator("td.thumb")
+        page.wait_for_timeout(500)
+        assert cell.locator(".placeholder").count() == 1 and cell.locator("img").count() == 0  # 409: no broken image
+        make_thumbnail(app, sha)
+        with app.extensions["db_sessionmaker"]() as s:
+            s.get(Analysis, aid).maps_state = Maps.READY
+            s.commit()
+        page.wait_for_function("() => { const i = document.querySelector('td.thumb img');"
+                               " return i && i.complete && i.naturalWidth === 64; }", timeout=15_000)
+    finally:
+        page.close()
+
+
+@WIDTHS
+def test_history_fits_the_screen_with_its_verdicts_in_view(live, browser, viewport):
+    web, app = live
+    for k in range(3):
+        add(app, f"a-rather-long-file-name-from-a-newsroom-folder-{k}-" + "x" * 40 + ".jpg", f"{k:064x}",
+            maps_state=Maps.FAILED, reanalysis_of=None)
+    page = browser.new_page(viewport=viewport)
+    try:
+        page.goto(web.url + "/history")
+        assert page.evaluate(SCROLL_WIDTH) <= viewport["width"]
+        badges = page.locator("table.history .badge")
+        assert badges.count() >= 3
+        for k in range(badges.count()):
+            box = badges.nth(k).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+    finally:
+        page.close()
+
+
+@WIDTHS
+def test_metadata_page_fits_the_screen_and_the_sha256_wraps(live, browser, viewport):
+    web, app = live
+    aid = add(app, "meta.jpg", "ab" * 32)
+    with app.extensions["db_sessionmaker"]() as s:
+        s.get(Analysis, aid).file_metadata = {"ICC_Profile": {"ProfileDescriptionMultiLanguageRecordName": "z" * 300},
+                                              "EXIF": {"Make": "Canon", "ImageUniqueIDNumberOfTheCamera": "0" * 80}}
+        s.commit()
+    page = browser.new_page(viewport=viewport)
+    try:
+        page.goto(f"{web.url}/analyses/{aid}/metadata")
+        assert page.evaluate(SCROLL_WIDTH) <= viewport["width"]
+        sha = page.locator(".facts code").bounding_box()
+        assert sha["x"] + sha["width"] <= viewport["width"]
+    finally:
+        page.close()
+
+
+@WIDTHS
+def test_confidence_chart_keeps_its_height_at_any_width(live, browser, viewport):
+    web, app = live
+    aid = add(app, "chart.jpg", "cd" * 32)
+    page = browser.new_page(viewport=viewport)
+    try:
+        page.goto(f"{web.url}/analyses/{aid}")
+        page.wait_for_selector("#chart-box:not([hidden])", timeout=30_000)
+        page.wait_for_function("() => typeof Chart === 'function' && Chart.getChart('confidence-chart')")
+        box = page.locator("#confidence-chart").bounding_box()
+        assert box["height"] >= 200 and box["x"] + box["width"] <= viewport["width"]
+        assert page.evaluate(SCROLL_WIDTH) <= viewport["width"]
+    finally:
+        page.close()
