@@ -10,7 +10,8 @@ from PIL import Image
 from shared import storage
 from shared.models import Analysis, Maps, Status
 from tests.live import WebServer, app_for, isolated
-from tests.test_browser import ARGS, CHROMIUM
+from tests.test_browser import CHROMIUM
+from tests.test_browser_result import browser  # noqa: F401 - one Chromium for this module
 
 pytestmark = pytest.mark.slow
 DESKTOP, PHONE = {"width": 1366, "height": 900}, {"width": 390, "height": 844}
@@ -27,16 +28,6 @@ def live(tmp_path_factory):
         web = WebServer(overrides)
         yield web, app
         web.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def add(app, name: str, sha: str, maps_state: str | None = Maps.READY, **fields) -> str:
