@@ -196,6 +196,12 @@ class Analysis(Base):
     file_metadata: Mapped[dict[str, Any] | None] = deferred(mapped_column(JSON))
 
     @property
+    def scored(self) -> bool | None:
+        """Whether the verdict used the detectors' score (None until done); an image too small for the detector
+        is not scored, and its row keeps no fake_probability (the score it was not given is in its evidence)."""
+        return None if self.status != Status.DONE else self.fake_probability is not None
+
+    @property
     def megapixels(self) -> float | None:
         if self.width and self.height:
             return round(self.width * self.height / 1e6, 2)

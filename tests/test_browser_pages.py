@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from shared import storage
-from shared.models import Analysis, Maps, Status
+from shared.models import Analysis, Batch, Maps, Status
 from tests.live import WebServer, app_for, isolated
 from tests.test_browser import CHROMIUM
 from tests.test_browser_result import browser  # noqa: F401 - one Chromium for this module
@@ -120,5 +120,33 @@ def test_confidence_chart_keeps_its_height_at_any_width(live, browser, viewport)
         box = page.locator("#confidence-chart").bounding_box()
         assert box["height"] >= 200 and box["x"] + box["width"] <= viewport["width"]
         assert page.evaluate(SCROLL_WIDTH) <= viewport["width"]
+    finally:
+        page.close()
+
+
+def test_an_image_too_small_for_the_detector_is_not_scored_on_its_card_and_in_its_batch(live, browser):
+    from tests.test_not_scored import finish
+
+    web, app = live
+    small = finish(100, 80)
+    with app.extensions["db_sessionmaker"]() as s:
+        batch = Batch(total=1)
+        s.add(batch)
+        s.flush()
+        a = Analysis(filename="tiny.jpg", sha256="5" * 64, media_type="image/jpeg", size_bytes=1, width=100,
+                     height=80, status=Status.DONE, verdict=small.verdict, level=small.level, fake_probability=None,
+                     result=small.result, batch_id=batch.id, maps_state=Maps.FAILED)
+        s.add(a)
+        s.commit()
+        aid, batch_id = a.id, batch.id
+    page = browser.new_page(viewport=PHONE)
+    try:
+        page.goto(f"{web.url}/analyses/{aid}")
+        page.wait_for_selector("#verdict-box:not([hidden])", timeout=30_000)
+        assert page.inner_text("#fake-probability").startswith("not scored")
+        page.goto(f"{web.url}/batches/{batch_id}")
+        page.wait_for_selector("#batch-items .item .line")
+        line = page.inner_text("#batch-items .item .line")
+        assert "not scored" in line and "%" not in line
     finally:
         page.close()

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, undefer
 
 from shared.models import Analysis, Batch
 
-FIELDS = ["id", "filename", "sha256", "status", "verdict", "level", "fake_probability", "metadata_score", "top_reasons",
-          "model_version", "error", "reused_from", "reanalysis_of"]
+FIELDS = ["id", "filename", "sha256", "status", "verdict", "level", "fake_probability", "scored", "metadata_score",
+          "top_reasons", "model_version", "error", "reused_from", "reanalysis_of"]
 FORMATS = {"csv": "text/csv", "json": "application/json", "jsonl": "application/x-ndjson"}
 
 
@@ -29,7 +29,8 @@ def rows(session: Session, batch: Batch, page_size: int = 500) -> Iterator[dict]
         for a in chunk:
             reasons = (a.result or {}).get("reasons", [])
             yield {"id": a.id, "filename": a.filename, "sha256": a.sha256, "status": a.status, "verdict": a.verdict,
-                   "level": a.level, "fake_probability": a.fake_probability, "metadata_score": a.metadata_score,
+                   "level": a.level, "fake_probability": a.fake_probability, "scored": a.scored,
+                   "metadata_score": a.metadata_score,
                    "top_reasons": "; ".join(reasons[:3]), "model_version": a.model_version, "error": a.error,
                    "reused_from": a.reused_from, "reanalysis_of": a.reanalysis_of}
         offset += page_size

@@ -182,7 +182,10 @@ class AnalysisSummary(_Out):
             f"{lv.name} ({lv.label}, verdict {lv.verdict})" for lv in levels.LEVELS)
         + "; null for analyses made before levels existed")
     level_label: str | None = Field(None, description="the level in words")
-    fake_probability: float | None = None
+    fake_probability: float | None = Field(None, description="the detectors' combined score the verdict used; null "
+                                                             "until done, and when not scored")
+    scored: bool | None = Field(None, description="false: the image is too small for the detector, whose score "
+                                                  "(in the evidence) the verdict did not use; null until done")
     metadata_score: float | None = None
     batch_id: str | None = None
     has_provenance: bool | None = None

@@ -30,6 +30,7 @@ def summary(a: Analysis) -> dict[str, Any]:
         "level": a.level,
         "level_label": levels.BY_NAME[a.level].label if a.level in levels.BY_NAME else None,
         "fake_probability": a.fake_probability,
+        "scored": a.scored,
         "metadata_score": a.metadata_score,
         "batch_id": a.batch_id,
         "has_provenance": a.has_provenance,

@@ -38,6 +38,8 @@
     line.append(badge);
     if (item.fake_probability !== null && item.fake_probability !== undefined) {
       line.append(" " + Math.round(item.fake_probability * 100) + " % fake");
+    } else if (item.scored === false) {
+      line.append(" not scored");  // too small for the detector: the verdict did not use its score
     }
     li.append(frame, name, line);
     if (item.error) li.append(el("p", "reason error", item.error));
