@@ -14,6 +14,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with its offset, as the API and the webhooks write times (SQLite hands back naive
+    datetimes, which are stored as UTC)."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+
+
 def new_id() -> str:
     """Unguessable public id."""
     return str(uuid.uuid4())

@@ -150,3 +150,16 @@ def test_an_image_too_small_for_the_detector_is_not_scored_on_its_card_and_in_it
         assert "not scored" in line and "%" not in line
     finally:
         page.close()
+
+
+def test_the_upload_page_leaves_out_an_empty_file_and_counts_small_ones_in_bytes(live, browser):
+    web, _ = live
+    page = browser.new_page(viewport=PHONE)
+    try:
+        page.goto(web.url + "/")
+        page.set_input_files("#file", [{"name": "empty.jpg", "mimeType": "image/jpeg", "buffer": b""},
+                                       {"name": "tiny.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8\xff" * 100}])
+        assert "empty.jpg: the file is empty" in page.inner_text("#skipped")
+        assert page.inner_text("#selection-summary") == "1 file, 300 bytes."
+    finally:
+        page.close()

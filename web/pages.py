@@ -39,6 +39,12 @@ def upload_page(error: UploadError | None = None):
     return (page, error.status) if error else page
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """For what asks the conventional path (a JSON page, a feed reader); the pages link the SVG itself."""
+    return current_app.send_static_file("favicon.svg")
+
+
 @bp.get("/")
 def index():
     """The upload page: one image, several, a folder or a ZIP (web/static/upload.js)."""

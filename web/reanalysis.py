@@ -17,12 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared import storage
-from shared.models import Analysis, ApiKey, Batch, Maps, Status
+from shared.models import Analysis, ApiKey, Batch, Maps, Status, iso
 from shared.settings import Settings
 from web import batches, queue
 from web.params import IDEMPOTENCY_KEY_MAX, text_field
 from web.schemas import BATCH_NAME_MAX
-from web.serialize import _iso
 from web.services import enqueue, owned
 from web.uploads import UploadError, refused
 
@@ -196,7 +195,7 @@ def links(session: Session, a: Analysis) -> dict[str, Any]:
 def link(a: Analysis) -> dict[str, Any]:
     """A short reference to a related analysis."""
     return {"id": a.id, "status": a.status, "verdict": a.verdict, "model_version": a.model_version,
-            "created_at": _iso(a.created_at), "status_url": url_for("api.get_analysis", analysis_id=a.id),
+            "created_at": iso(a.created_at), "status_url": url_for("api.get_analysis", analysis_id=a.id),
             "page_url": url_for("pages.result", analysis_id=a.id)}
 
 

@@ -218,6 +218,13 @@ class AnalysisLink(_Out):
     page_url: str
 
 
+class Delivery(_Out):
+    event_id: str | None = Field(None, description="X-Deepfake-Event-Id: the same on every attempt of one event")
+    attempt: int
+    succeeded: bool
+    error: str | None = Field(None, description="HTTP <status>, or one of: " + ", ".join(outbox.Error.ALL))
+
+
 class AnalysisDetail(AnalysisSummary):
     media_type: str | None = None
     size_bytes: int | None = None
@@ -241,6 +248,8 @@ class AnalysisDetail(AnalysisSummary):
     similar: list[Similar] | None = None
     reanalysed_by: list[AnalysisLink] | None = Field(None, description="its re-analyses, newest first")
     comparison_url: str | None = Field(None, description="a re-analysis: what changed since the analysis it re-ran")
+    webhook_deliveries: list[Delivery] | None = Field(None, description="with a callback_url: each attempt to "
+                                                                        "deliver analysis.finished, oldest first")
 
 
 class AnalysisList(_Out):
@@ -256,13 +265,6 @@ class Counts(_Out):
     running: int
     done: int
     failed: int
-
-
-class Delivery(_Out):
-    event_id: str | None = Field(None, description="X-Deepfake-Event-Id: the same on every attempt of one event")
-    attempt: int
-    succeeded: bool
-    error: str | None = Field(None, description="HTTP <status>, or one of: " + ", ".join(outbox.Error.ALL))
 
 
 class BatchOut(_Out):

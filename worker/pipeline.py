@@ -17,6 +17,7 @@ from billiard.exceptions import SoftTimeLimitExceeded  # Celery's soft time limi
 
 from shared import preview
 from shared.evidence import Evidence, item
+from shared import images
 from shared.images import sniff_file
 from shared.settings import Settings
 from shared.signals import found_provenance
@@ -126,7 +127,7 @@ def _prepare(path: Path, res: Resources, for_maps: bool) -> _Prepared:
         if not path.is_file():
             raise AnalysisError("the uploaded file is missing from storage")
         if sniff_file(path) is None:
-            raise AnalysisError("not an accepted image type (checked from the file's bytes)")
+            raise AnalysisError(images.EMPTY if path.stat().st_size == 0 else images.NOT_ACCEPTED)
     with _stage("metadata extraction"):
         tags = res.exif.read(path)
     timings["metadata_s"] = time.perf_counter() - t0
