@@ -60,10 +60,17 @@ class Api:
             self.session.headers["Authorization"] = f"Bearer {key}"
         self.timeout = timeout
 
-    def call(self, method: str, path: str, **kw) -> requests.Response:
-        for attempt in range(5):  # rate limits and brief outages: back off and try again
+    def call(self, method: str, path: str, attempts: int = 5, **kw) -> requests.Response:
+        for attempt in range(attempts):  # rate limits and brief outages: back off and try again
             _rewind(kw.get("files") or [])  # the previous attempt read the files to their end
-            resp = self.session.request(method, self.base + path, timeout=self.timeout, **kw)
+            try:
+                resp = self.session.request(method, self.base + path, timeout=self.timeout, **kw)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt == attempts - 1:
+                    raise SystemExit(f"deepfake-detect submit: cannot reach the server at {self.base} "
+                                     f"({_why(exc)}): is it running, and is --server right?") from None
+                time.sleep(0.5 * 2 ** attempt)  # a server starting up: 7.5 s in all before giving up
+                continue
             if resp.status_code not in (429, 502, 503, 504):
                 break
             time.sleep(float(resp.headers.get("Retry-After", 2 ** attempt)))
@@ -74,6 +81,22 @@ class Api:
                 message = resp.text[:200]
             raise SystemExit(f"deepfake-detect submit: {method} {path}: {resp.status_code} {message}")
         return resp
+
+
+def _why(exc: requests.RequestException) -> str:
+    """A connection failure in a few words, not urllib3's nested reprs."""
+    if isinstance(exc, requests.Timeout):
+        return "no answer in time"
+    text = str(exc)
+    for words in ("Connection refused", "Name or service not known", "No route to host", "Network is unreachable",
+                  "nodename nor servname provided"):
+        if words in text:
+            return words.lower()
+    return "the connection failed"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _progress(done: int, total: int, width: int = 30) -> None:
@@ -98,7 +121,9 @@ def submit(paths: list[str], server: str, key: str | None, out: str | None, name
                             headers={"Idempotency-Key": idempotency_key(part, name)})
         batches.append(resp.json())
         word = "resumed" if resp.status_code == 200 else "created"
-        print(f"batch {resp.json()['id']} {word}: {len(part)} files", file=sys.stderr)
+        images = resp.json()["total"]
+        inputs = f" from {_count(len(part), 'file')}" if images != len(part) else ""  # a ZIP holds many
+        print(f"batch {resp.json()['id']} {word}: {_count(images, 'image')}{inputs}", file=sys.stderr)
     total = sum(b["total"] for b in batches)
     while True:
         states = [api.call("GET", f"/api/v1/batches/{b['id']}", params={"per_page": 1}).json() for b in batches]

@@ -87,3 +87,12 @@ def test_a_retried_upload_sends_the_files_again(database_url, tmp_path):
     finally:
         web.stop()
     assert [(i["status"], i["sha256"]) for i in items] == [("queued", hashlib.sha256(photo.read_bytes()).hexdigest())]
+
+
+def test_a_server_that_is_down_is_said_in_words_not_a_traceback(tmp_path):
+    from tests.receivers import closed_port_url
+
+    (tmp_path / "a.jpg").write_bytes(make_jpeg())
+    result = run("--server", closed_port_url().removesuffix("/hook"), str(tmp_path / "a.jpg"))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "cannot reach the server at http://127.0.0.1:" in result.stderr and "connection refused" in result.stderr
