@@ -9,6 +9,7 @@ from PIL import Image
 
 from shared import storage
 from shared.models import Analysis, Batch, Maps, Status
+from tests.conftest import make_jpeg
 from tests.live import WebServer, app_for, isolated
 from tests.test_browser import CHROMIUM
 from tests.test_browser_result import browser  # noqa: F401 - one Chromium for this module
@@ -36,9 +37,9 @@ def add(app, name: str, sha: str, maps_state: str | None = Maps.READY, **fields)
               "robustness": [{"perturbation": p, "fake_probability": q}
                              for p, q in (("original", 0.82), ("jpeg-70", 0.78), ("half-size", 0.7))]}
     with app.extensions["db_sessionmaker"]() as s:
-        a = Analysis(filename=name, sha256=sha, media_type="image/jpeg", size_bytes=1234, width=640, height=480,
-                     status=Status.DONE, verdict="fake", fake_probability=0.82, model_version="e" * 64,
-                     maps_state=maps_state, result=result, **fields)
+        a = Analysis(**{"filename": name, "sha256": sha, "media_type": "image/jpeg", "size_bytes": 1234, "width": 640,
+                        "height": 480, "status": Status.DONE, "verdict": "fake", "fake_probability": 0.82,
+                        "model_version": "e" * 64, "maps_state": maps_state, "result": result} | fields)
         s.add(a)
         s.commit()
         return a.id
@@ -161,5 +162,62 @@ def test_the_upload_page_leaves_out_an_empty_file_and_counts_small_ones_in_bytes
                                        {"name": "tiny.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8\xff" * 100}])
         assert "empty.jpg: the file is empty" in page.inner_text("#skipped")
         assert page.inner_text("#selection-summary") == "1 file, 300 bytes."
+    finally:
+        page.close()
+
+
+def test_the_current_model_is_not_offered_again_and_a_finished_batch_offers_its_re_analysis_live(live, browser):
+    from shared import model_version
+    from shared.models import utcnow
+
+    web, app = live
+    current = model_version.current(app.config["SETTINGS"].model_path)
+    assert current, "the shipped model is where MODEL_PATH says"
+    same = add(app, "current-model.jpg", "6" * 64, model_version=current)
+    with app.extensions["db_sessionmaker"]() as s:
+        batch = Batch(total=1)
+        s.add(batch)
+        s.flush()
+        s.add(Analysis(filename="b.jpg", sha256="4" * 64, media_type="image/jpeg", size_bytes=1,
+                       batch_id=batch.id, status=Status.RUNNING))
+        s.commit()
+        batch_id = batch.id
+    page = browser.new_page(viewport=DESKTOP)
+    try:
+        page.goto(f"{web.url}/analyses/{same}")
+        page.wait_for_selector("#verdict-box:not([hidden])", timeout=30_000)
+        assert page.locator("#reanalyse-form").is_hidden() and page.locator("#same-model").is_visible()
+        page.goto(f"{web.url}/batches/{batch_id}")
+        page.wait_for_selector("#batch-items .item")
+        assert page.locator("#reanalyse-batch-form").is_hidden()
+        with app.extensions["db_sessionmaker"]() as s:
+            s.query(Analysis).filter(Analysis.batch_id == batch_id).update(
+                {"status": Status.DONE, "verdict": "real", "fake_probability": 0.1, "finished_at": utcnow()})
+            s.get(Batch, batch_id).finished_at = utcnow()
+            s.commit()
+        page.wait_for_selector("#reanalyse-batch-form:not([hidden])", timeout=15_000)  # no reload
+    finally:
+        page.close()
+
+
+def test_the_re_analysing_message_goes_when_the_verdict_is_in(live, browser):
+    web, app = live
+    with storage.store_for(app.config["SETTINGS"]).incoming(io.BytesIO(make_jpeg()), 10**6) as stored:
+        pass  # a stored file, which a re-analysis needs
+    old = add(app, "older-model.jpg", stored.sha256, model_version="0" * 64)
+    page = browser.new_page(viewport=DESKTOP)
+    try:
+        page.goto(f"{web.url}/analyses/{old}")
+        page.click("#reanalyse")
+        page.wait_for_url(lambda url: old not in url)
+        flash = page.locator(".flash[data-while-running]")
+        assert flash.count() == 1 and "Re-analysing" in flash.inner_text()
+        new = page.url.rsplit("/", 1)[-1]
+        with app.extensions["db_sessionmaker"]() as s:  # the worker's part, written here
+            s.get(Analysis, new).status, s.get(Analysis, new).verdict = Status.DONE, "real"
+            s.get(Analysis, new).result = {"reasons": [], "evidence": [], "maps": []}
+            s.commit()
+        page.wait_for_selector("#verdict-box:not([hidden])", timeout=15_000)
+        assert page.locator(".flash").count() == 0
     finally:
         page.close()

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared import storage
+from shared import model_version, storage
 from shared.models import Analysis, ApiKey, Batch, Maps, Status, iso
 from shared.settings import Settings
 from web import batches, queue
@@ -175,9 +175,11 @@ def reanalyses(session: Session, a: Analysis | Batch) -> list:
 
 
 def page_context(session: Session, a: Analysis | Batch, settings: Settings) -> dict[str, Any]:
-    """What a result or batch page's re-analysis section shows: its re-analyses, why it cannot be re-analysed."""
+    """What a result or batch page's re-analysis section shows: its re-analyses, why it cannot be re-analysed,
+    and the current model's version (an analysis it made is not offered to it again)."""
     why = refusal(a, settings) if isinstance(a, Analysis) else None
-    return {"reanalyses": reanalyses(session, a), "reanalysis_refusal": why}
+    return {"reanalyses": reanalyses(session, a), "reanalysis_refusal": why,
+            "current_model": model_version.current(settings.model_path)}
 
 
 def links(session: Session, a: Analysis) -> dict[str, Any]:

@@ -87,6 +87,9 @@
       draw(data.items || []);
       if (data.status === "done") {
         $("results-label").textContent = "Results";
+        const again = $("reanalyse-batch-form");
+        if (again) again.hidden = false;
+        document.querySelectorAll(".flash[data-while-running]").forEach((node) => node.remove());
         return;
       }
     }
