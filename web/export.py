@@ -10,6 +10,7 @@ from flask import Response, stream_with_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
+from shared import spreadsheet
 from shared.models import Analysis, Batch
 
 FIELDS = ["id", "filename", "sha256", "status", "verdict", "level", "fake_probability", "scored", "metadata_score",
@@ -51,18 +52,11 @@ def render(records: Iterator[dict], fmt: str, fields: list[str] = FIELDS) -> Ite
         writer = csv.DictWriter(buf, fieldnames=fields)
         writer.writeheader()
         for r in records:
-            writer.writerow({k: _csv_safe(v) for k, v in r.items()})
+            writer.writerow({k: spreadsheet.safe(v) for k, v in r.items()})
             yield buf.getvalue()
             buf.seek(0)
             buf.truncate()
         yield buf.getvalue()
-
-
-def _csv_safe(value: object) -> object:
-    """Neutralise spreadsheet formulas in user-controlled text (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def stream(session: Session, chunks: Iterator[str], mimetype: str, filename: str) -> Response:
