@@ -10,6 +10,7 @@ import zipfile
 
 import pytest
 
+from shared import levels
 from tests.conftest import camera_like_jpeg, make_png
 from tests.live import WebServer, Worker, app_for, isolated
 from tests.test_browser import ARGS, CHROMIUM
@@ -107,7 +108,7 @@ def test_dropped_mixed_files_become_a_batch_that_fills_in_live(stack, photos):
     page.wait_for_function(PREVIEWS_LOADED, timeout=30_000)
     assert page.locator("#batch-items .item.done img").count() == 3  # each good file's preview
     for k in range(3):
-        assert page.locator("#batch-items .item.done .badge").nth(k).inner_text() in ("real", "uncertain", "fake")
+        assert page.locator("#batch-items .item.done .badge").nth(k).inner_text() in [lv.label for lv in levels.LEVELS]
     failed = page.locator("#failed-list li")
     assert failed.count() == 1 and failed.locator("a").inner_text() == "broken.jpg"
     reason = failed.locator(".reason").inner_text()
