@@ -5,15 +5,20 @@ again after an interruption resumes the same batches instead of creating new one
 """
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import json
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import requests
 
+from shared import archive, spreadsheet
 from shared.storage import sha256_file
 
 
@@ -39,6 +44,38 @@ def idempotency_key(files: list[Path], name: str | None) -> str:
     return "submit-" + h.hexdigest()[:40]
 
 
+def sources(part: list[Path]) -> list[tuple[str, str]]:
+    """(the name the server shows, where it is here) of each item a batch of these files makes, in order: a file
+    is its path, a file inside a ZIP is "archive.zip!inner/path" (the server keeps only its base name)."""
+    out: list[tuple[str, str]] = []
+    for path in part:
+        with open(path, "rb") as fh:
+            zipped = archive.is_zip(fh.read(4))
+        if zipped:
+            try:
+                with zipfile.ZipFile(path) as z:
+                    for info in z.infolist():
+                        if not info.is_dir():  # as shared/archive.py lists them
+                            inner = info.filename.replace("\\", "/")
+                            out.append((inner.rsplit("/", 1)[-1] or inner, f"{path}!{inner}"))
+                continue
+            except zipfile.BadZipFile:
+                pass  # refused by the server as one item
+        out.append((path.name, str(path)))
+    return out
+
+
+def with_sources(records: list[dict], expected: list[tuple[str, str]]) -> list[dict]:
+    """Each result record with its `source` first: the next expected item of the same name (the server lists a
+    batch in submission order), else the next one."""
+    left = list(expected)
+    out = []
+    for record in records:
+        k = next((i for i, (name, _) in enumerate(left) if name == record.get("filename")), 0)
+        out.append({"source": left.pop(k)[1] if left else None} | record)
+    return out
+
+
 def _chunks(items: list[Path], size: int) -> Iterator[list[Path]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
@@ -60,10 +97,17 @@ class Api:
             self.session.headers["Authorization"] = f"Bearer {key}"
         self.timeout = timeout
 
-    def call(self, method: str, path: str, **kw) -> requests.Response:
-        for attempt in range(5):  # rate limits and brief outages: back off and try again
+    def call(self, method: str, path: str, attempts: int = 5, **kw) -> requests.Response:
+        for attempt in range(attempts):  # rate limits and brief outages: back off and try again
             _rewind(kw.get("files") or [])  # the previous attempt read the files to their end
-            resp = self.session.request(method, self.base + path, timeout=self.timeout, **kw)
+            try:
+                resp = self.session.request(method, self.base + path, timeout=self.timeout, **kw)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt == attempts - 1:
+                    raise SystemExit(f"deepfake-detect submit: cannot reach the server at {self.base} "
+                                     f"({_why(exc)}): is it running, and is --server right?") from None
+                time.sleep(0.5 * 2 ** attempt)  # a server starting up: 7.5 s in all before giving up
+                continue
             if resp.status_code not in (429, 502, 503, 504):
                 break
             time.sleep(float(resp.headers.get("Retry-After", 2 ** attempt)))
@@ -74,6 +118,22 @@ class Api:
                 message = resp.text[:200]
             raise SystemExit(f"deepfake-detect submit: {method} {path}: {resp.status_code} {message}")
         return resp
+
+
+def _why(exc: requests.RequestException) -> str:
+    """A connection failure in a few words, not urllib3's nested reprs."""
+    if isinstance(exc, requests.Timeout):
+        return "no answer in time"
+    text = str(exc)
+    for words in ("Connection refused", "Name or service not known", "No route to host", "Network is unreachable",
+                  "nodename nor servname provided"):
+        if words in text:
+            return words.lower()
+    return "the connection failed"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _progress(done: int, total: int, width: int = 30) -> None:
@@ -89,7 +149,7 @@ def submit(paths: list[str], server: str, key: str | None, out: str | None, name
     files = collect(paths)
     if not files:
         raise SystemExit("deepfake-detect submit: nothing to upload")
-    batches = []
+    batches, expected = [], []
     for part in _chunks(files, batch_size):
         with ExitStack() as stack:
             upload = [("files", (p.name, stack.enter_context(open(p, "rb")))) for p in part]
@@ -97,8 +157,11 @@ def submit(paths: list[str], server: str, key: str | None, out: str | None, name
             resp = api.call("POST", "/api/v1/batches", files=upload, data=data,
                             headers={"Idempotency-Key": idempotency_key(part, name)})
         batches.append(resp.json())
+        expected.append(sources(part))
         word = "resumed" if resp.status_code == 200 else "created"
-        print(f"batch {resp.json()['id']} {word}: {len(part)} files", file=sys.stderr)
+        images = resp.json()["total"]
+        inputs = f" from {_count(len(part), 'file')}" if images != len(part) else ""  # a ZIP holds many
+        print(f"batch {resp.json()['id']} {word}: {_count(images, 'image')}{inputs}", file=sys.stderr)
     total = sum(b["total"] for b in batches)
     while True:
         states = [api.call("GET", f"/api/v1/batches/{b['id']}", params={"per_page": 1}).json() for b in batches]
@@ -111,11 +174,19 @@ def submit(paths: list[str], server: str, key: str | None, out: str | None, name
     fmt = "jsonl" if out and out.endswith((".jsonl", ".ndjson")) else "csv"
     target = open(out, "w", newline="") if out else sys.stdout
     try:
-        for i, b in enumerate(batches):
+        writer = None
+        for b, items in zip(batches, expected):
             text = api.call("GET", f"/api/v1/batches/{b['id']}/results", params={"format": fmt}).text
-            if fmt == "csv" and i:
-                text = text.split("\n", 1)[1] if "\n" in text else ""  # one header line in all
-            target.write(text)
+            if fmt == "jsonl":
+                records = with_sources([json.loads(line) for line in text.splitlines() if line], items)
+                target.writelines(json.dumps(r) + "\n" for r in records)
+                continue
+            reader = csv.DictReader(io.StringIO(text))  # the server's CSV, already safe for spreadsheets
+            if writer is None:  # one header line in all
+                writer = csv.DictWriter(target, fieldnames=["source", *(reader.fieldnames or [])])
+                writer.writeheader()
+            for r in with_sources(list(reader), items):
+                writer.writerow(r | {"source": spreadsheet.safe(r["source"])})
     finally:
         if out:
             target.close()

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select, true, update
 from sqlalchemy.orm import Session
 
+from shared import labels
 from shared.models import Analysis, Batch, utcnow
 from shared.storage import Store, Unavailable
 
@@ -44,14 +45,15 @@ def remove_unused(session: Session, store: Store, shas: set[str]) -> None:
         remove_files(store, sha)
 
 
-def delete_analyses(session: Session, store: Store, analyses: list[Analysis]) -> int:
+def delete_analyses(session: Session, store: Store, analyses: list[Analysis], deleted_by: str) -> int:
     """Delete rows and, after the commit, the files no other analysis shares.
 
-    Their batches' totals shrink with them (so progress still reaches 1.0), and analyses answered from a
-    deleted one, or re-analysing it, stop naming it.
+    Their labels are copied to the audit record first (the rows cascade), their batches' totals shrink with them
+    (so progress still reaches 1.0), and analyses answered from a deleted one, or re-analysing it, stop naming it.
     """
     ids = {a.id for a in analyses}
     shas = {a.sha256 for a in analyses}
+    labels.archive(session, analyses, deleted_by)
     for batch_id, n in Counter(a.batch_id for a in analyses if a.batch_id).items():
         session.execute(update(Batch).where(Batch.id == batch_id).values(total=Batch.total - n))
     session.execute(update(Analysis).where(Analysis.reused_from.in_(ids)).values(reused_from=None)

@@ -10,6 +10,10 @@ EXTENSIONS = {"JPEG": (".jpg", ".jpeg", ".jpe", ".jfif"), "PNG": (".png",), "Web
               "TIFF": (".tif", ".tiff"), "BMP": (".bmp",), "GIF": (".gif",), "HEIC/HEIF": (".heic", ".heif", ".avif")}
 EXTENSIONS_LIST = [ext for exts in EXTENSIONS.values() for ext in exts]
 ACCEPTED = ", ".join(EXTENSIONS)  # "JPEG, PNG, WebP, TIFF, BMP, GIF, HEIC/HEIF"
+# what the web and the command line say of a file they refuse, in the same words
+EMPTY = "the file is empty"
+NOT_ACCEPTED = f"unsupported file type: accepted types are {ACCEPTED} (checked from the file's bytes)"
+UNREADABLE = "the file could not be read as an image: it may be damaged, cut short, or not the type its bytes begin as"
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif"}
 
 

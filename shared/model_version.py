@@ -6,6 +6,7 @@ the web tier computes the same value here without TensorFlow, to know which anal
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable
@@ -29,3 +30,25 @@ def of(path: Path | str) -> str:
         return file_sha256(path)
     spec = path.read_bytes()
     return combine(spec, (file_sha256(path.parent / m["file"]) for m in json.loads(spec)["members"]))
+
+
+def current(path: Path | str) -> str | None:
+    """of(path) for a page to compare with, hashed once per process until the files change; None when the model
+    is not there (a web image without the models)."""
+    path = Path(path)
+    try:
+        stamp = tuple(p.stat().st_mtime_ns for p in _files(path))
+    except (OSError, ValueError, KeyError):
+        return None
+    return _cached(str(path), stamp)
+
+
+def _files(path: Path) -> list[Path]:
+    if path.suffix != ".json":
+        return [path]
+    return [path, *(path.parent / m["file"] for m in json.loads(path.read_bytes())["members"])]
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(path: str, _stamp: tuple[int, ...]) -> str:
+    return of(path)

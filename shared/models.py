@@ -14,6 +14,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with its offset, as the API and the webhooks write times (SQLite hands back naive
+    datetimes, which are stored as UTC)."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+
+
 def new_id() -> str:
     """Unguessable public id."""
     return str(uuid.uuid4())
@@ -204,6 +212,12 @@ class Analysis(Base):
     file_metadata: Mapped[dict[str, Any] | None] = deferred(mapped_column(JSON))
 
     @property
+    def scored(self) -> bool | None:
+        """Whether the verdict used the detectors' score (None until done); an image too small for the detector
+        is not scored, and its row keeps no fake_probability (the score it was not given is in its evidence)."""
+        return None if self.status != Status.DONE else self.fake_probability is not None
+
+    @property
     def megapixels(self) -> float | None:
         if self.width and self.height:
             return round(self.width * self.height / 1e6, 2)
@@ -226,3 +240,27 @@ class Label(Base):
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))  # None: the keyless local user
     set_by: Mapped[str] = mapped_column(String(LABEL_BY_MAX))  # the key's name then, or "local"
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LabelAudit(Base):
+    """A label of an analysis since deleted, with who deleted it and when: labels outlive what they labelled.
+
+    No foreign key to analyses: the row it names is gone. `owner_key_id` is the analysis's owner, so each API key
+    (and the keyless user) sees only the record of its own analyses.
+    """
+
+    __tablename__ = "label_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    analysis_id: Mapped[str] = mapped_column(String(36), index=True)
+    owner_key_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)  # the same image analysed again is found by it
+    filename: Mapped[str] = mapped_column(String(255))
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str | None] = mapped_column(String(LABEL_NOTE_MAX))
+    set_by: Mapped[str] = mapped_column(String(LABEL_BY_MAX))
+    labelled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deleted_by: Mapped[str] = mapped_column(String(LABEL_BY_MAX))
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -11,7 +11,6 @@ import zipfile
 import pytest
 
 from shared import levels
-
 from tests.conftest import camera_like_jpeg, make_png
 from tests.live import WebServer, Worker, app_for, isolated
 from tests.test_browser import ARGS, CHROMIUM

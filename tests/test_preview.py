@@ -72,7 +72,7 @@ def test_page_preview_is_upright_and_small_then_gone_after_delete(app, client):
     with Image.open(io.BytesIO(resp.data)) as out:
         assert out.size == (576, 1024)
     assert client.get(status["preview_url"], headers={"If-None-Match": resp.headers["ETag"]}).status_code == 304
-    client.post(f"/analyses/{analysis_id}/delete", data={"csrf_token": csrf_token(client)})
+    client.post(f"/analyses/{analysis_id}/delete", data={"csrf_token": csrf_token(client), "confirm": "yes"})
     gone = client.get(f"/analyses/{analysis_id}/preview")
     assert gone.status_code == 404
 

@@ -221,12 +221,40 @@ def test_result_page_form_labels_with_csrf(app, client):
         assert s.query(Label).count() == 1
 
 
-def test_deleting_an_analysis_deletes_its_labels(app, client):
-    aid = add_analysis(app, "cat.jpg", "fake", 0.9)
-    label(client, aid, "fake")
-    assert client.delete(f"/api/v1/analyses/{aid}").status_code == 204
+def test_deleting_an_analysis_keeps_its_labels_in_the_audit_record_for_its_owner_only(app, client):
+    key_id, token = make_key(app, "newsdesk")
+    aid = add_analysis(app, "cat.jpg", "fake", 0.9, key_id=key_id)
+    label(client, aid, "real", "a known photo", headers=auth(token))
+    label(client, aid, "fake", headers=auth(token))
+    assert client.delete(f"/api/v1/analyses/{aid}", headers=auth(token)).status_code == 204
     with app.extensions["db_sessionmaker"]() as s:
-        assert s.query(Label).count() == 0
+        assert s.query(Label).count() == 0  # they went with the analysis...
+    resp = client.get("/api/v1/labels/deleted", headers=auth(token))
+    checker(app)(resp, "/api/v1/labels/deleted", "get")
+    body = resp.get_json()  # ...and their record stayed, newest first
+    assert body["total"] == 2 and [r["label"] for r in body["items"]] == ["fake", "real"]
+    first = body["items"][1]
+    assert first["analysis_id"] == aid and first["filename"] == "cat.jpg" and first["note"] == "a known photo"
+    assert first["set_by"] == "newsdesk" and first["deleted_by"] == "newsdesk" and first["verdict"] == "fake"
+    assert first["deleted_at"].endswith("+00:00")
+    assert client.get("/api/v1/labels/deleted").get_json()["total"] == 0  # another owner's record
+
+
+def test_the_delete_button_asks_first_and_names_the_labels_it_keeps(app, client):
+    aid = add_analysis(app, "cat.jpg", "fake", 0.9)
+    token = csrf_token(client)
+    client.post(f"/analyses/{aid}/labels", data={"csrf_token": token, "label": "fake"})
+    result = client.get(f"/analyses/{aid}").get_data(as_text=True)
+    assert f'href="/analyses/{aid}/delete" id="delete"' in result
+    question = client.get(f"/analyses/{aid}/delete").get_data(as_text=True)
+    assert 'id="confirm-delete"' in question and 'id="delete-labels"' in question and "(fake)" in question
+    unconfirmed = client.post(f"/analyses/{aid}/delete", data={"csrf_token": token})
+    assert unconfirmed.status_code == 200 and 'id="confirm-delete"' in unconfirmed.get_data(as_text=True)
+    assert client.get(f"/analyses/{aid}").status_code == 200  # still there
+    done = client.post(f"/analyses/{aid}/delete", data={"csrf_token": token, "confirm": "yes"})
+    assert done.status_code == 303 and client.get(f"/analyses/{aid}").status_code == 404
+    [kept] = client.get("/api/v1/labels/deleted").get_json()["items"]
+    assert kept["label"] == "fake" and kept["deleted_by"] == "local"
 
 
 def test_labels_migration_upgrades_and_downgrades(database_url):

@@ -80,7 +80,7 @@ def test_delete_form_needs_csrf_and_ids_are_uuids(client):
     assert client.post(f"/analyses/{body['id']}/delete").status_code == 400
     html = client.get(f"/analyses/{body['id']}").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-    resp = client.post(f"/analyses/{body['id']}/delete", data={"csrf_token": token})
+    resp = client.post(f"/analyses/{body['id']}/delete", data={"csrf_token": token, "confirm": "yes"})
     assert resp.status_code == 303 and client.get(body["status_url"]).status_code == 404
 
 

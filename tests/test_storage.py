@@ -124,7 +124,7 @@ def test_delete_and_retention_remove_a_file_only_when_no_analysis_needs_it(store
     maps(store, shared_file.sha256)
     first, second = _row(session, shared_file.sha256, days_old=30), _row(session, shared_file.sha256)
     _row(session, other.sha256)
-    assert cleanup.delete_analyses(session, store, [first]) == 1
+    assert cleanup.delete_analyses(session, store, [first], "local") == 1
     assert store.exists(shared_file.sha256) and store.open_derived(shared_file.sha256, "ela.png") is not None
     second.created_at = utcnow() - timedelta(days=30)
     session.commit()

@@ -52,13 +52,17 @@ def test_submit_folder_and_zip_writes_results_and_resumes(server, tmp_path):
     assert len(rows) == 5
     assert sorted(r["filename"] for r in rows) == ["notes.txt", "p0.jpg", "p1.jpg", "p2.jpg", "z1.jpg"]
     assert [r["status"] for r in rows if r["filename"] == "notes.txt"] == ["failed"]
+    assert {r["filename"]: r["source"] for r in rows}["z1.jpg"] == f"{archive}!z1.jpg"
+    assert {r["filename"]: r["source"] for r in rows}["notes.txt"] == str(folder / "sub" / "notes.txt")
     assert "created" in first.stderr and "5/5 finished" in first.stderr
+    assert ": 3 images" in first.stderr and ": 2 images" in first.stderr  # the second batch: 1 file, then the ZIP
     # the same command again resumes the same batches (idempotency keys) and writes the same results
     again = run("--server", url, "--key", token, "--out", str(tmp_path / "again.jsonl"), "--batch-size", "3",
                 str(folder), str(archive))
     assert again.stderr.count("resumed") == 2 and "created" not in again.stderr
-    ids = {json.loads(line)["id"] for line in (tmp_path / "again.jsonl").read_text().splitlines()}
-    assert ids == {r["id"] for r in rows}
+    again_rows = [json.loads(line) for line in (tmp_path / "again.jsonl").read_text().splitlines()]
+    assert {r["id"] for r in again_rows} == {r["id"] for r in rows}
+    assert {r["id"]: r["source"] for r in again_rows} == {r["id"]: r["source"] for r in rows}
 
 
 def test_submit_with_a_bad_key_says_so(server, tmp_path):
@@ -87,3 +91,30 @@ def test_a_retried_upload_sends_the_files_again(database_url, tmp_path):
     finally:
         web.stop()
     assert [(i["status"], i["sha256"]) for i in items] == [("queued", hashlib.sha256(photo.read_bytes()).hexdigest())]
+
+
+def test_a_server_that_is_down_is_said_in_words_not_a_traceback(tmp_path):
+    from tests.receivers import closed_port_url
+
+    (tmp_path / "a.jpg").write_bytes(make_jpeg())
+    result = run("--server", closed_port_url().removesuffix("/hook"), str(tmp_path / "a.jpg"))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "cannot reach the server at http://127.0.0.1:" in result.stderr and "connection refused" in result.stderr
+
+
+def test_each_result_names_its_source_so_the_same_name_from_a_folder_and_a_zip_differ(tmp_path):
+    from client.submit import sources, with_sources
+
+    (tmp_path / "a.jpg").write_bytes(make_jpeg())
+    with zipfile.ZipFile(tmp_path / "more.zip", "w") as z:
+        z.writestr("inner/a.jpg", make_jpeg())
+        z.writestr("inner/", "")
+        z.writestr("b.jpg", make_jpeg())
+    (tmp_path / "bad.zip").write_bytes(b"PK\x03\x04 not really an archive")
+    expected = sources([tmp_path / "a.jpg", tmp_path / "more.zip", tmp_path / "bad.zip"])
+    assert expected == [("a.jpg", str(tmp_path / "a.jpg")), ("a.jpg", f"{tmp_path / 'more.zip'}!inner/a.jpg"),
+                        ("b.jpg", f"{tmp_path / 'more.zip'}!b.jpg"), ("bad.zip", str(tmp_path / "bad.zip"))]
+    records = [{"filename": n} for n in ("b.jpg", "a.jpg", "a.jpg", "bad.zip")]  # as the server listed them
+    assert [r["source"] for r in with_sources(records, expected)] == [
+        f"{tmp_path / 'more.zip'}!b.jpg", str(tmp_path / "a.jpg"), f"{tmp_path / 'more.zip'}!inner/a.jpg",
+        str(tmp_path / "bad.zip")]

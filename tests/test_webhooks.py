@@ -197,3 +197,41 @@ def test_the_address_is_checked_again_at_delivery(overrides):
     assert receiver.calls == []
     assert [(r.error, r.status_code) for r in _deliveries(d, event_id)] == [("blocked address", None)]
     receiver.close()
+
+
+def test_batch_finished_says_when_with_the_apis_time_zone(overrides):
+    from shared.models import Batch
+    from worker.webhooks import _batch_payload
+
+    d = Dispatcher(_settings(overrides))
+    with d.sessions() as s:
+        batch = Batch(total=0, finished_at=utcnow())
+        s.add(batch)
+        s.commit()
+        batch_id = batch.id
+    with d.sessions() as s:  # read back: SQLite hands back a naive datetime
+        assert _batch_payload(s, s.get(Batch, batch_id))["finished_at"].endswith("+00:00")
+
+
+def test_a_single_analysis_shows_its_delivery_attempts(app, client):
+    from tests.test_openapi import checker
+
+    with app.extensions["db_sessionmaker"]() as s:
+        a = Analysis(filename="x.jpg", sha256="cd" * 32, media_type="image/jpeg", size_bytes=1, status=Status.DONE,
+                     verdict="real", finished_at=utcnow(), callback_url="https://example.com/hook")
+        s.add(a)
+        s.flush()
+        s.add_all([WebhookDelivery(event_id="e1", analysis_id=a.id, url=a.callback_url, attempt=n, status_code=code,
+                                   error=error, succeeded=error is None)
+                   for n, code, error in ((1, 500, "HTTP 500"), (2, 200, None))])
+        s.add(Analysis(filename="y.jpg", sha256="ef" * 32, media_type="image/jpeg", size_bytes=1))
+        s.commit()
+        aid = a.id
+    resp = client.get(f"/api/v1/analyses/{aid}")
+    checker(app)(resp, "/api/v1/analyses/{analysis_id}", "get")
+    attempts = resp.get_json()["webhook_deliveries"]
+    assert [(x["attempt"], x["status_code"], x["error"], x["succeeded"]) for x in attempts] == [
+        (1, 500, "HTTP 500", False), (2, 200, None, True)]
+    assert attempts[0]["at"].endswith("+00:00")
+    page_poll = client.get(f"/analyses/{aid}/status").get_json()  # the result page's poll: the same body
+    assert page_poll["webhook_deliveries"] == attempts

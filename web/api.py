@@ -61,6 +61,8 @@ def analysis_json(analysis, owner, private: bool = False) -> dict:
     """The status body of an analysis with its near-duplicates and re-analysis links (the API and the page's poll)."""
     body = serialize.detail(analysis, private=private)
     body["similar"] = [serialize.similar(a, d) for a, d in services.similar(get_session(), analysis, owner)]
+    if analysis.callback_url:
+        body["webhook_deliveries"] = [serialize.delivery(d) for d in services.deliveries(get_session(), analysis)]
     return body | reanalysis.links(get_session(), analysis)
 
 
@@ -102,7 +104,7 @@ def delete_analysis(analysis_id: str):
     analysis = services.get_analysis(session, analysis_id, auth.current_key())
     if analysis is None:
         return json_error(404, f"no analysis with id {analysis_id!r}")
-    services.delete_analysis(session, analysis, current_app.config["SETTINGS"])
+    services.delete_analysis(session, analysis, current_app.config["SETTINGS"], auth.current_key())
     return "", 204
 
 

@@ -84,5 +84,5 @@ def delete_batch(batch_id: str):
     batch = _batch_or_404(batch_id)
     if isinstance(batch, Response):
         return batch
-    batches.delete(get_session(), batch, current_app.config["SETTINGS"])
+    batches.delete(get_session(), batch, current_app.config["SETTINGS"], auth.current_key())
     return "", 204

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import jsonify, request, url_for
 
+from shared import labels
 from web import auth, evaluation, params, review, schemas_review as schemas, services
 from web.api import bp
 from web.db import get_session
@@ -35,6 +36,16 @@ def get_labels(analysis_id: str):
     if analysis is None:
         return json_error(404, f"no analysis with id {analysis_id!r}")
     return jsonify(review.history_json(session, analysis))
+
+
+@bp.get("/labels/deleted")
+@spec.validate(query=schemas.Paging, resp=responses(HTTP_200=schemas.DeletedLabels))
+def deleted_labels():
+    """The audit record: labels of the caller's analyses that were since deleted, with who deleted them and when."""
+    page, per_page = params.paging(request.args, 100)
+    rows, total = labels.audit(get_session(), auth.current_key(), per_page, (page - 1) * per_page)
+    return jsonify({"items": [review.audit_json(r) for r in rows], "total": total, "page": page,
+                    "per_page": per_page})
 
 
 @bp.get("/labels/export")

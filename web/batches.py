@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
-from shared import archive, callbacks, cleanup, outbox, storage
+from shared import archive, callbacks, cleanup, labels, outbox, storage
 from shared.models import Analysis, ApiKey, Batch, Maps, Status, WebhookDelivery, WebhookEvent
 from shared.settings import Settings
 from web import queue
@@ -176,12 +176,12 @@ def deliveries(session: Session, batch: Batch) -> list[WebhookDelivery]:
                                 .order_by(WebhookDelivery.id)))
 
 
-def delete(session: Session, batch: Batch, settings: Settings) -> int:
-    """Delete a batch, its analyses, and the files no other analysis shares."""
+def delete(session: Session, batch: Batch, settings: Settings, owner: ApiKey | None) -> int:
+    """Delete a batch, its analyses (their labels go to the audit record), and the files no other analysis shares."""
     items = list(session.scalars(select(Analysis).where(Analysis.batch_id == batch.id)))
     session.query(WebhookDelivery).filter(WebhookDelivery.batch_id == batch.id).delete()
     session.query(WebhookEvent).filter(WebhookEvent.kind == "batch", WebhookEvent.object_id == batch.id).delete()
-    n = cleanup.delete_analyses(session, storage.store_for(settings), items)
+    n = cleanup.delete_analyses(session, storage.store_for(settings), items, labels.by(owner))
     session.execute(update(Batch).where(Batch.reanalysis_of == batch.id).values(reanalysis_of=None))
     session.delete(batch)
     session.commit()

@@ -12,8 +12,7 @@ from typing import Any
 from flask import url_for
 
 from shared import levels, privacy, signals
-from shared.models import Analysis, Status
-from web.serialize import _iso
+from shared.models import Analysis, Status, iso
 
 FIELDS = ("effect", "value", "strong", "reason")  # what makes an evidence item "changed"
 
@@ -24,7 +23,7 @@ def side(a: Analysis) -> dict[str, Any]:
     return {"id": a.id, "status": a.status, "verdict": a.verdict, "level": a.level,
             "level_label": levels.BY_NAME[a.level].label if a.level in levels.BY_NAME else None,
             "fake_probability": a.fake_probability,
-            "metadata_score": a.metadata_score, "model_version": a.model_version, "finished_at": _iso(a.finished_at),
+            "metadata_score": a.metadata_score, "model_version": a.model_version, "finished_at": iso(a.finished_at),
             "error": a.error, "reasons": result.get("reasons", []), "thresholds": result.get("thresholds"),
             "page_url": url_for("pages.result", analysis_id=a.id)}
 

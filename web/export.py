@@ -10,10 +10,11 @@ from flask import Response, stream_with_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
+from shared import spreadsheet
 from shared.models import Analysis, Batch
 
-FIELDS = ["id", "filename", "sha256", "status", "verdict", "level", "fake_probability", "metadata_score", "top_reasons",
-          "model_version", "error", "reused_from", "reanalysis_of"]
+FIELDS = ["id", "filename", "sha256", "status", "verdict", "level", "fake_probability", "scored", "metadata_score",
+          "top_reasons", "model_version", "error", "reused_from", "reanalysis_of"]
 FORMATS = {"csv": "text/csv", "json": "application/json", "jsonl": "application/x-ndjson"}
 
 
@@ -29,7 +30,8 @@ def rows(session: Session, batch: Batch, page_size: int = 500) -> Iterator[dict]
         for a in chunk:
             reasons = (a.result or {}).get("reasons", [])
             yield {"id": a.id, "filename": a.filename, "sha256": a.sha256, "status": a.status, "verdict": a.verdict,
-                   "level": a.level, "fake_probability": a.fake_probability, "metadata_score": a.metadata_score,
+                   "level": a.level, "fake_probability": a.fake_probability, "scored": a.scored,
+                   "metadata_score": a.metadata_score,
                    "top_reasons": "; ".join(reasons[:3]), "model_version": a.model_version, "error": a.error,
                    "reused_from": a.reused_from, "reanalysis_of": a.reanalysis_of}
         offset += page_size
@@ -50,18 +52,11 @@ def render(records: Iterator[dict], fmt: str, fields: list[str] = FIELDS) -> Ite
         writer = csv.DictWriter(buf, fieldnames=fields)
         writer.writeheader()
         for r in records:
-            writer.writerow({k: _csv_safe(v) for k, v in r.items()})
+            writer.writerow({k: spreadsheet.safe(v) for k, v in r.items()})
             yield buf.getvalue()
             buf.seek(0)
             buf.truncate()
         yield buf.getvalue()
-
-
-def _csv_safe(value: object) -> object:
-    """Neutralise spreadsheet formulas in user-controlled text (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def stream(session: Session, chunks: Iterator[str], mimetype: str, filename: str) -> Response:

@@ -39,6 +39,12 @@ def upload_page(error: UploadError | None = None):
     return (page, error.status) if error else page
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """For what asks the conventional path (a JSON page, a feed reader); the pages link the SVG itself."""
+    return current_app.send_static_file("favicon.svg")
+
+
 @bp.get("/")
 def index():
     """The upload page: one image, several, a folder or a ZIP (web/static/upload.js)."""
@@ -77,11 +83,23 @@ def result(analysis_id: str):
                            note_max=LABEL_NOTE_MAX, **reanalysis.page_context(get_session(), analysis, _settings()))
 
 
+@bp.get("/analyses/<analysis_id>/delete")
+def confirm_delete(analysis_id: str):
+    """What a delete removes and what it keeps, with the button that does it: nothing is deleted on one click."""
+    analysis = analysis_or_404(analysis_id)
+    return render_template("delete.html", analysis=analysis, labels=labels.history(get_session(), analysis.id))
+
+
 @bp.post("/analyses/<analysis_id>/delete")
 def delete(analysis_id: str):
-    """Delete an analysis with its files (CSRF-protected form)."""
-    services.delete_analysis(get_session(), analysis_or_404(analysis_id), _settings())
-    flash("The analysis and its files were deleted.")
+    """Delete an analysis with its files once confirmed (CSRF-protected form); its labels go to the audit record.
+
+    A post without confirm=yes (an old page's button) gets the question instead of the delete.
+    """
+    if request.form.get("confirm") != "yes":
+        return confirm_delete(analysis_id)
+    services.delete_analysis(get_session(), analysis_or_404(analysis_id), _settings(), OWNER)
+    flash("The analysis and its files were deleted; its labels are kept in the audit record.")
     return redirect(url_for("pages.history"), code=303)
 
 

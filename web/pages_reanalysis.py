@@ -21,7 +21,9 @@ def reanalyse(analysis_id: str):
                                             current_app.config["SETTINGS"], OWNER)
     except reanalysis.CannotReanalyse as exc:
         return _refused(exc)
-    flash("Re-analysing with the current model." if created else "This re-analysis was already under way.")
+    # removed by the page once the verdict is in (a "while-running" flash)
+    flash("Re-analysing with the current model." if created else "This re-analysis was already under way.",
+          "while-running")
     return redirect(url_for("pages.result", analysis_id=new.id), code=303)
 
 
@@ -36,7 +38,7 @@ def reanalyse_batch(batch_id: str):
     except reanalysis.CannotReanalyse as exc:
         return _refused(exc)
     flash("Re-analysing the batch with the current model." if created else
-          "This batch's re-analysis was already under way.")
+          "This batch's re-analysis was already under way.", "while-running")
     return redirect(url_for("pages.batch", batch_id=new.id), code=303)
 
 

@@ -16,13 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared import storage
-from shared.models import Analysis, ApiKey, Batch, Maps, Status
+from shared import model_version, storage
+from shared.models import Analysis, ApiKey, Batch, Maps, Status, iso
 from shared.settings import Settings
 from web import batches, queue
 from web.params import IDEMPOTENCY_KEY_MAX, text_field
 from web.schemas import BATCH_NAME_MAX
-from web.serialize import _iso
 from web.services import enqueue, owned
 from web.uploads import UploadError, refused
 
@@ -176,9 +175,11 @@ def reanalyses(session: Session, a: Analysis | Batch) -> list:
 
 
 def page_context(session: Session, a: Analysis | Batch, settings: Settings) -> dict[str, Any]:
-    """What a result or batch page's re-analysis section shows: its re-analyses, why it cannot be re-analysed."""
+    """What a result or batch page's re-analysis section shows: its re-analyses, why it cannot be re-analysed,
+    and the current model's version (an analysis it made is not offered to it again)."""
     why = refusal(a, settings) if isinstance(a, Analysis) else None
-    return {"reanalyses": reanalyses(session, a), "reanalysis_refusal": why}
+    return {"reanalyses": reanalyses(session, a), "reanalysis_refusal": why,
+            "current_model": model_version.current(settings.model_path)}
 
 
 def links(session: Session, a: Analysis) -> dict[str, Any]:
@@ -196,7 +197,7 @@ def links(session: Session, a: Analysis) -> dict[str, Any]:
 def link(a: Analysis) -> dict[str, Any]:
     """A short reference to a related analysis."""
     return {"id": a.id, "status": a.status, "verdict": a.verdict, "model_version": a.model_version,
-            "created_at": _iso(a.created_at), "status_url": url_for("api.get_analysis", analysis_id=a.id),
+            "created_at": iso(a.created_at), "status_url": url_for("api.get_analysis", analysis_id=a.id),
             "page_url": url_for("pages.result", analysis_id=a.id)}
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from shared import signals
-from shared.models import Analysis, Maps, utcnow
+from shared.models import Analysis, Maps, iso, utcnow
 from shared.settings import Settings
 from shared.verdict import MEANINGS
 from shared.version import NAME, service_version
@@ -29,7 +29,7 @@ def make(session: Session, analysis: Analysis, settings: Settings, private: bool
     d = serialize.detail(analysis, private=private)
     result = d.get("result") or {}
     return {
-        "report": {"generated_at": serialize._iso(utcnow()), "service": {"name": NAME, "version": service_version()},
+        "report": {"generated_at": iso(utcnow()), "service": {"name": NAME, "version": service_version()},
                    "private": private},
         "analysis": {k: d.get(k) for k in ("id", "status", "error", "batch_id", "reused_from", "page_url",
                                            "status_url")},

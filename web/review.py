@@ -9,9 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared import labels
-from shared.models import Analysis, ApiKey, Label
+from shared.models import Analysis, ApiKey, Label, LabelAudit, iso
 from web import export, serialize
-from web.serialize import _iso
 from web.services import owned
 
 EXPORT_FIELDS = ["analysis_id", "sha256", "filename", "label", "note", "labelled_by", "labelled_at", "verdict",
@@ -22,7 +21,14 @@ EXPORT_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
 def label_json(row: Label) -> dict[str, Any]:
     """One label as the API shows it."""
     return {"id": row.id, "analysis_id": row.analysis_id, "label": row.label, "note": row.note,
-            "set_by": row.set_by, "api_key_id": row.api_key_id, "created_at": _iso(row.created_at)}
+            "set_by": row.set_by, "api_key_id": row.api_key_id, "created_at": iso(row.created_at)}
+
+
+def audit_json(row: LabelAudit) -> dict[str, Any]:
+    """One label of a deleted analysis, as the audit record keeps it."""
+    return {"analysis_id": row.analysis_id, "sha256": row.sha256, "filename": row.filename, "verdict": row.verdict,
+            "model_version": row.model_version, "label": row.label, "note": row.note, "set_by": row.set_by,
+            "labelled_at": iso(row.labelled_at), "deleted_by": row.deleted_by, "deleted_at": iso(row.deleted_at)}
 
 
 def history_json(session: Session, analysis: Analysis) -> dict[str, Any]:
@@ -49,7 +55,7 @@ def export_rows(session: Session, owner: ApiKey | None, page_size: int = 500) ->
             return
         for a, lab in chunk:
             yield {"analysis_id": a.id, "sha256": a.sha256, "filename": a.filename, "label": lab.label,
-                   "note": lab.note, "labelled_by": lab.set_by, "labelled_at": _iso(lab.created_at),
+                   "note": lab.note, "labelled_by": lab.set_by, "labelled_at": iso(lab.created_at),
                    "verdict": a.verdict, "fake_probability": a.fake_probability, "model_version": a.model_version}
         offset += page_size
 

@@ -182,7 +182,10 @@ class AnalysisSummary(_Out):
             f"{lv.name} ({lv.label}, verdict {lv.verdict})" for lv in levels.LEVELS)
         + "; null for analyses made before levels existed")
     level_label: str | None = Field(None, description="the level in words")
-    fake_probability: float | None = None
+    fake_probability: float | None = Field(None, description="the detectors' combined score the verdict used; null "
+                                                             "until done, and when not scored")
+    scored: bool | None = Field(None, description="false: the image is too small for the detector, whose score "
+                                                  "(in the evidence) the verdict did not use; null until done")
     metadata_score: float | None = None
     batch_id: str | None = None
     has_provenance: bool | None = None
@@ -215,6 +218,13 @@ class AnalysisLink(_Out):
     page_url: str
 
 
+class Delivery(_Out):
+    event_id: str | None = Field(None, description="X-Deepfake-Event-Id: the same on every attempt of one event")
+    attempt: int
+    succeeded: bool
+    error: str | None = Field(None, description="HTTP <status>, or one of: " + ", ".join(outbox.Error.ALL))
+
+
 class AnalysisDetail(AnalysisSummary):
     media_type: str | None = None
     size_bytes: int | None = None
@@ -238,6 +248,8 @@ class AnalysisDetail(AnalysisSummary):
     similar: list[Similar] | None = None
     reanalysed_by: list[AnalysisLink] | None = Field(None, description="its re-analyses, newest first")
     comparison_url: str | None = Field(None, description="a re-analysis: what changed since the analysis it re-ran")
+    webhook_deliveries: list[Delivery] | None = Field(None, description="with a callback_url: each attempt to "
+                                                                        "deliver analysis.finished, oldest first")
 
 
 class AnalysisList(_Out):
@@ -253,13 +265,6 @@ class Counts(_Out):
     running: int
     done: int
     failed: int
-
-
-class Delivery(_Out):
-    event_id: str | None = Field(None, description="X-Deepfake-Event-Id: the same on every attempt of one event")
-    attempt: int
-    succeeded: bool
-    error: str | None = Field(None, description="HTTP <status>, or one of: " + ", ".join(outbox.Error.ALL))
 
 
 class BatchOut(_Out):

@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.models import LABEL_NOTE_MAX
-from web.schemas import LABELS, _Input, _no_null_defaults, _Out
+from web.schemas import LABELS, Paging, _Input, _no_null_defaults, _Out
 
 class LabelIn(BaseModel):
     """A reviewer's label (JSON body, or the result page's form)."""
@@ -36,6 +36,27 @@ class LabelOut(_Out):
 class LabelHistory(_Out):
     current: LabelOut | None = None
     history: list[LabelOut] = Field(description="every label, newest first")
+
+
+class DeletedLabel(_Out):
+    analysis_id: str = Field(description="the deleted analysis (its row and files are gone)")
+    sha256: str
+    filename: str
+    verdict: str | None = None
+    model_version: str | None = None
+    label: Literal[LABELS]  # type: ignore[valid-type]
+    note: str | None = None
+    set_by: str
+    labelled_at: str
+    deleted_by: str = Field(description="the API key's name, or 'local' for the keyless web user")
+    deleted_at: str
+
+
+class DeletedLabels(_Out):
+    items: list[DeletedLabel] = Field(description="most recently deleted first")
+    total: int
+    page: int
+    per_page: int
 
 
 class LabelsExportFormat(_Input):

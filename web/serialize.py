@@ -1,20 +1,14 @@
 """Analyses as JSON for the API (and the result page's polling)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from flask import url_for
 
 from shared import levels, privacy
-from shared.models import Analysis, Batch, Maps, Status, WebhookDelivery
+from shared.models import Analysis, Batch, Maps, Status, WebhookDelivery, iso
 
 
-def _iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC (SQLite hands back naive datetimes, which are stored as UTC)."""
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
 
 
 def summary(a: Analysis) -> dict[str, Any]:
@@ -24,12 +18,13 @@ def summary(a: Analysis) -> dict[str, Any]:
         "status": a.status,
         "filename": a.filename,
         "sha256": a.sha256,
-        "created_at": _iso(a.created_at),
-        "finished_at": _iso(a.finished_at),
+        "created_at": iso(a.created_at),
+        "finished_at": iso(a.finished_at),
         "verdict": a.verdict,
         "level": a.level,
         "level_label": levels.BY_NAME[a.level].label if a.level in levels.BY_NAME else None,
         "fake_probability": a.fake_probability,
+        "scored": a.scored,
         "metadata_score": a.metadata_score,
         "batch_id": a.batch_id,
         "has_provenance": a.has_provenance,
@@ -68,12 +63,12 @@ def detail(a: Analysis, private: bool = False) -> dict[str, Any]:
         "width": a.width,
         "height": a.height,
         "megapixels": a.megapixels,
-        "started_at": _iso(a.started_at),
+        "started_at": iso(a.started_at),
         "attempts": a.attempts,
         "pipeline_runs": a.pipeline_runs,
     }
     if a.purged_at:
-        body["purged_at"] = _iso(a.purged_at)
+        body["purged_at"] = iso(a.purged_at)
     if a.status == Status.DONE:  # the verdict comes first; the thumbnail and maps follow on their own
         body["maps_state"] = "pending" if a.maps_state == Maps.RUNNING else (a.maps_state or "not_requested")
         if a.maps_state == Maps.FAILED:
@@ -96,7 +91,7 @@ def detail(a: Analysis, private: bool = False) -> dict[str, Any]:
 
 def similar(a: Analysis, distance: int) -> dict[str, Any]:
     """An earlier analysis of the same or a near-identical image."""
-    return {"id": a.id, "filename": a.filename, "verdict": a.verdict, "created_at": _iso(a.created_at),
+    return {"id": a.id, "filename": a.filename, "verdict": a.verdict, "created_at": iso(a.created_at),
             "distance_bits": distance, "page_url": url_for("pages.result", analysis_id=a.id)}
 
 
@@ -104,7 +99,7 @@ def batch_summary(b: Batch, counts: dict[str, int]) -> dict[str, Any]:
     """A batch's state: counts per status and progress (finished / total)."""
     finished = counts.get(Status.DONE, 0) + counts.get(Status.FAILED, 0)
     return {
-        "id": b.id, "name": b.name, "created_at": _iso(b.created_at), "finished_at": _iso(b.finished_at),
+        "id": b.id, "name": b.name, "created_at": iso(b.created_at), "finished_at": iso(b.finished_at),
         "status": "done" if b.finished_at else "running", "total": b.total, "counts": counts,
         "progress": round(finished / b.total, 4) if b.total else 1.0, "callback_url": b.callback_url,
         "status_url": url_for("api.get_batch", batch_id=b.id),
@@ -115,4 +110,4 @@ def batch_summary(b: Batch, counts: dict[str, int]) -> dict[str, Any]:
 
 def delivery(d: WebhookDelivery) -> dict[str, Any]:
     return {"event_id": d.event_id, "attempt": d.attempt, "url": d.url, "status_code": d.status_code,
-            "error": d.error, "succeeded": d.succeeded, "at": _iso(d.created_at)}
+            "error": d.error, "succeeded": d.succeeded, "at": iso(d.created_at)}

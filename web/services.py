@@ -5,7 +5,7 @@ import io
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import Select, func, not_, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -16,15 +16,26 @@ from flask import Response, send_file
 
 from shared import cleanup, labels, preview, storage
 from shared.db import TRANSIENT_SQLSTATES
-from shared.models import IN_FLIGHT_UPLOAD, Analysis, ApiKey, Maps, Status, utcnow
+from shared.models import IN_FLIGHT_UPLOAD, Analysis, ApiKey, Maps, Status, WebhookDelivery, utcnow
 from shared.settings import Settings
 from web import queue
 
 log = logging.getLogger(__name__)
 from web.uploads import UploadError, no_orphans, store
 
-SORTS = {"created_at": Analysis.created_at, "fake_probability": Analysis.fake_probability,
-         "filename": Analysis.filename, "verdict": Analysis.verdict}
+@dataclass(frozen=True)
+class Sort:
+    """A history order: its column, and what the sort menu calls it descending ("-key") and ascending ("key")."""
+
+    column: Any
+    descending: str
+    ascending: str
+
+
+SORTS = {"created_at": Sort(Analysis.created_at, "newest first", "oldest first"),
+         "fake_probability": Sort(Analysis.fake_probability, "most AI-like score first", "least AI-like score first"),
+         "filename": Sort(Analysis.filename, "file name Z–A", "file name A–Z"),
+         "verdict": Sort(Analysis.verdict, "verdict: uncertain, real, fake", "verdict: fake, real, uncertain")}
 
 
 def owned(stmt: Select, owner: ApiKey | None, model: type = Analysis) -> Select:
@@ -155,7 +166,7 @@ class Filters:
         return stmt
 
     def order(self, stmt: Select) -> Select:
-        column = SORTS[self.sort.lstrip("-")]
+        column = SORTS[self.sort.lstrip("-")].column
         primary = column.desc() if self.sort.startswith("-") else column.asc()
         return stmt.order_by(primary.nulls_last(), Analysis.created_at.desc(), Analysis.id)
 
@@ -190,9 +201,16 @@ def model_versions(session: Session, owner: ApiKey | None) -> list[tuple[str, in
                                                .order_by(func.count().desc(), Analysis.model_version))]
 
 
-def delete_analysis(session: Session, analysis: Analysis, settings: Settings) -> None:
-    """Delete the row, its maps and its upload (unless another analysis has the same file)."""
-    cleanup.delete_analyses(session, storage.store_for(settings), [analysis])
+def delete_analysis(session: Session, analysis: Analysis, settings: Settings, owner: ApiKey | None) -> None:
+    """Delete the row, its maps and its upload (unless another analysis has the same file); its labels go to the
+    audit record, naming `owner` as who deleted it."""
+    cleanup.delete_analyses(session, storage.store_for(settings), [analysis], labels.by(owner))
+
+
+def deliveries(session: Session, analysis: Analysis) -> list[WebhookDelivery]:
+    """Each attempt to deliver the analysis's own webhook, oldest first (a batch's item has the batch's)."""
+    return list(session.scalars(select(WebhookDelivery).where(WebhookDelivery.analysis_id == analysis.id)
+                                .order_by(WebhookDelivery.id)))
 
 
 def similar(session: Session, analysis: Analysis, owner: ApiKey | None, max_distance: int = 6,

@@ -17,6 +17,7 @@ from billiard.exceptions import SoftTimeLimitExceeded  # Celery's soft time limi
 
 from shared import preview
 from shared.evidence import Evidence, item
+from shared import images
 from shared.images import sniff_file
 from shared.settings import Settings
 from shared.signals import found_provenance
@@ -71,7 +72,7 @@ class Outcome:
 
     verdict: str
     reasons: list[str]
-    fake_probability: float
+    fake_probability: float | None  # the score the verdict used; None when it used none (the image is too small)
     metadata_score: float
     model_version: str
     width: int
@@ -127,7 +128,7 @@ def _prepare(path: Path, res: Resources, for_maps: bool) -> _Prepared:
         if not path.is_file():
             raise AnalysisError("the uploaded file is missing from storage")
         if sniff_file(path) is None:
-            raise AnalysisError("not an accepted image type (checked from the file's bytes)")
+            raise AnalysisError(images.EMPTY if path.stat().st_size == 0 else images.NOT_ACCEPTED)
     with _stage("metadata extraction"):
         tags = res.exif.read(path)
     timings["metadata_s"] = time.perf_counter() - t0
@@ -260,6 +261,7 @@ def _finish(prep: _Prepared, model_scores, det) -> Outcome:  # noqa: ANN001 - wo
     # Below the model's input size the crops are upscaled and the score is unreliable (measured: 3 of 15
     # real photos at 128 px called fake, none at 224 px), so it is reported but does not vote.
     too_small = min(prep.width, prep.height) < det.input_size
+    used = None if too_small else p_fake  # the verdict's input, and the row's fake_probability every listing shows
     evidence.extend(_member_evidence(model_scores.detectors))
     if too_small:
         evidence.append(item("model", f"ensemble {det.version[:12]}", round(p_fake, 4), "neutral",
@@ -271,18 +273,18 @@ def _finish(prep: _Prepared, model_scores, det) -> Outcome:  # noqa: ANN001 - wo
     evidence.extend(prep.meta_evidence)
 
     rates = det.meta.get("levels") if isinstance(getattr(det, "meta", None), dict) else None
-    verdict = fuse(None if too_small else p_fake, prep.meta_score, evidence, thresholds, rates)
+    verdict = fuse(used, prep.meta_score, evidence, thresholds, rates)
     timings["total_s"] = sum(timings.values())
     result = {
         "verdict": verdict.label, "level": levels.describe(verdict.level, rates), "reasons": verdict.reasons,
-        "fake_probability": p_fake,
+        "fake_probability": p_fake, "scored": not too_small,  # the detectors' output, and whether the verdict used it
         "metadata_score": prep.meta_score, "model_version": det.version, "evidence": evidence,
         "detectors": model_scores.detectors,
         "robustness": scores, "thresholds": dataclasses.asdict(thresholds), "maps": [],
         "image": {"width": prep.width, "height": prep.height}, "timings": {k: round(v, 4) for k, v in timings.items()},
     }
     has_provenance = any(found_provenance(e) for e in evidence)
-    return Outcome(verdict.label, verdict.reasons, p_fake, prep.meta_score, det.version, prep.width, prep.height,
+    return Outcome(verdict.label, verdict.reasons, used, prep.meta_score, det.version, prep.width, prep.height,
                    evidence, exif.group(prep.tags), result, prep.phash, has_provenance, prep.preview,
                    verdict.level)
 

@@ -24,7 +24,7 @@ from urllib3.exceptions import NewConnectionError, TimeoutError as Urllib3Timeou
 
 from shared import callbacks
 from shared.outbox import Error
-from shared.models import Analysis, ApiKey, Batch, Status, WebhookEvent
+from shared.models import Analysis, ApiKey, Batch, Status, WebhookEvent, iso
 from shared.settings import Settings
 
 
@@ -48,7 +48,7 @@ def _batch_payload(session: Session, batch: Batch) -> dict:
     return {"event": "batch.finished", "batch_id": batch.id, "name": batch.name, "total": batch.total,
             "counts": {s: int(rows.get(s, 0)) for s in (Status.DONE, Status.FAILED)},
             "verdicts": {k: int(v) for k, v in verdicts.items() if k},
-            "finished_at": batch.finished_at.isoformat() if batch.finished_at else None,
+            "finished_at": iso(batch.finished_at),
             "status_path": f"/api/v1/batches/{batch.id}", "results_path": f"/api/v1/batches/{batch.id}/results"}
 
 

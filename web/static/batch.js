@@ -38,6 +38,8 @@
     line.append(badge);
     if (item.fake_probability !== null && item.fake_probability !== undefined) {
       line.append(" " + Math.round(item.fake_probability * 100) + " % fake");
+    } else if (item.scored === false) {
+      line.append(" not scored");  // too small for the detector: the verdict did not use its score
     }
     li.append(frame, name, line);
     if (item.error) li.append(el("p", "reason error", item.error));
@@ -85,6 +87,9 @@
       draw(data.items || []);
       if (data.status === "done") {
         $("results-label").textContent = "Results";
+        const again = $("reanalyse-batch-form");
+        if (again) again.hidden = false;
+        document.querySelectorAll(".flash[data-while-running]").forEach((node) => node.remove());
         return;
       }
     }

@@ -96,11 +96,15 @@
     }
   }
 
-  document.addEventListener("analysis:final", () => {
+  document.addEventListener("analysis:final", (event) => {
     if (shown) return;
     shown = true;
+    // "Re-analysing…" said while it ran; now it is done
+    document.querySelectorAll(".flash[data-while-running]").forEach((node) => node.remove());
     const form = $("reanalyse-form");
-    if (form) form.hidden = false;
+    const same = form && form.dataset.currentModel && event.detail.model_version === form.dataset.currentModel;
+    if (form) form.hidden = Boolean(same);
+    if (same) $("same-model").hidden = false;
     if (box) load(5);
   });
 })();

@@ -74,7 +74,9 @@
   function renderChart(result) {
     const points = result.robustness && result.robustness.length ? result.robustness :
       [{perturbation: "original", fake_probability: result.fake_probability}];
-    $("chart-hint").textContent = result.robustness && result.robustness.length ?
+    $("chart-hint").textContent = result.scored === false ?
+      "The image is too small for the detector: these scores are shown, but the verdict did not use them." :
+      result.robustness && result.robustness.length ?
       "The model's fake probability for the image as uploaded and after re-compression and down-scaling; a line that crosses the thresholds means the verdict is not robust." :
       "The model's fake probability.";
     $("chart-box").hidden = false;
@@ -88,7 +90,8 @@
     if (th.model_real !== undefined) datasets.push({label: "real threshold", data: labels.map(() => th.model_real),
       borderColor: "#5a8", borderDash: [6, 4], pointRadius: 0});
     new Chart($("confidence-chart"), {type: "line", data: {labels, datasets},
-      options: {animation: false, scales: {y: {min: 0, max: 1}}}});
+      // the box sets the height (style.css), so a phone's narrow width does not flatten the plot
+      options: {animation: false, maintainAspectRatio: false, scales: {y: {min: 0, max: 1}}}});
   }
 
   function renderMaps(maps) {
@@ -158,7 +161,9 @@
     $("verdict-box").dataset.level = data.level || "";
     $("level-meaning").textContent = level ? level.meaning + "." : "";
     $("level-rates").textContent = level && level.rates ? "Measured: " + level.rates.sentence + "." : "";
-    $("fake-probability").textContent = pct(data.fake_probability);
+    $("fake-probability").textContent = data.scored === false ?
+      "not scored: the image is too small for the detector, so the verdict did not use its score" :
+      pct(data.fake_probability);
     $("metadata-score").textContent = data.metadata_score === null ? "n/a" : data.metadata_score.toFixed(2);
     $("model-version").textContent = (data.model_version || "").slice(0, 12);
     const ol = $("reasons");

@@ -21,7 +21,8 @@
 
   function size(bytes) {
     if (bytes >= 1024 * 1024) return (bytes / 1024 / 1024).toFixed(1) + " MB";
-    return Math.max(1, Math.round(bytes / 1024)) + " KB";
+    if (bytes < 1024) return bytes + (bytes === 1 ? " byte" : " bytes");
+    return Math.round(bytes / 1024) + " KB";
   }
 
   function kind(file) {
@@ -51,6 +52,7 @@
     for (const file of files) {
       const k = kind(file), limit = k === "archive" ? limits.batchBytes : limits.fileBytes;
       if (!k) skipped.push(file.name + ": not an image (" + types.images.join(" ") + ") or a ZIP archive");
+      else if (file.size === 0) skipped.push(file.name + ": the file is empty");
       else if (file.size > limit) skipped.push(file.name + ": " + size(file.size) + ", over the limit of " + size(limit));
       else chosen.push(file);
     }
