@@ -12,6 +12,9 @@
 - ``finetune-<rule>``: ImageNet Lite0 whose blocks 11-15 and head are fine-tuned (``models.finetune``),
   each image's logit from its global view and native crops by ``rule`` (``finetune.AGGREGATES``):
   ``global`` and ``crops`` are each view alone, ``mean``, ``half`` and ``max`` combine them.
+- ``finetune15-<rule>``: the same with block 15 and the head trained only (``finetune.SCHEDULES``).
+- ``ensemble-multiview``: the mean of the ``frozen-multiview`` and ``finetune15-mean`` logits (no weight
+  fitted on held-out data).
 - ``shortcut-geometry``: a probe trained on aspect ratio and size alone: how much a model could
   learn from the shape of the file instead of its pixels.
 - ``shortcut-style``: a probe on global colour and smoothness statistics alone (saturation,
@@ -24,15 +27,18 @@ import numpy as np
 
 from models import logreg
 
-FINETUNE = ("finetune-global", "finetune-crops", "finetune-mean", "finetune-half", "finetune-max")
+FINETUNE = ("finetune-global", "finetune-crops", "finetune-mean", "finetune-half", "finetune-max",
+            "finetune15-global", "finetune15-crops", "finetune15-mean")
+# an ensemble of the frozen multi-view head and the gentler fine-tuned network: the mean of their logits
+ENSEMBLES = {"ensemble-multiview": ("frozen-multiview", "finetune15-mean")}
 ALL = ("shortcut-geometry", "shortcut-style", "content-top", "content-taps", "content", "lowlevel", "ensemble",
-       "frozen-crops", "frozen-multiview", *FINETUNE)
+       "frozen-crops", "frozen-multiview", *FINETUNE, *ENSEMBLES)
 PROBES = {"shortcut-geometry": "geometry", "shortcut-style": "style"}
 # the table of the model card: the fine-tuning cache's designs and the cheap shortcut probes
-DEFAULT = ("shortcut-geometry", "shortcut-style", "frozen-crops", "frozen-multiview", *FINETUNE)
+DEFAULT = ("shortcut-geometry", "shortcut-style", "frozen-crops", "frozen-multiview", *FINETUNE, *ENSEMBLES)
 # Bumped when a design's code changes what it scores, so cached held-out scores are not reused.
 REVISION = {"content": 1, "content-top": 1, "content-taps": 1, "lowlevel": 2, "ensemble": 2,
-            "frozen-crops": 1, "frozen-multiview": 1, **{d: 1 for d in FINETUNE}}
+            "frozen-crops": 1, "frozen-multiview": 1, **{d: 1 for d in FINETUNE}, **{d: 1 for d in ENSEMBLES}}
 CONTENT_L2 = 30.0
 TOP = 1280  # the first TOP features are the top layer's (models.features.feature_model)
 
@@ -122,13 +128,19 @@ def held_out_scores(name: str, items, fold: np.ndarray, done: dict) -> dict[str,
 
         return finetune.frozen_held_out(items, fold, name.split("-")[1])
     if name in FINETUNE:
-        # one fine-tuning run per fold scores every rule: the others are kept in `done`
-        key = "_finetune"
-        if key not in done:
-            from models import finetune
+        # one fine-tuning run per fold and schedule scores every rule: the others are kept in `done`
+        from models import finetune
 
-            done[key] = finetune.held_out(items, fold)
-        return done[key][name.split("-")[1]]
+        schedule, rule = name.split("-")
+        key = "_" + schedule
+        if key not in done:
+            sch = finetune.SCHEDULES[schedule]
+            done[key] = finetune.held_out(items, fold, steps=sch["cv_steps"], lr=sch["lr"],
+                                          train_from=sch["train_from"])
+        return done[key][rule]
+    if name in ENSEMBLES:
+        members = [done[m] if m in done else held_out_scores(m, items, fold, done) for m in ENSEMBLES[name]]
+        return {v: np.mean([m[v] for m in members], axis=0) for v in members[0]}
     if name in PROBES:
         x = globals()[PROBES[name]](items)
         y, src = _labels(items)

@@ -26,7 +26,7 @@ import numpy as np
 from models import crossval, designs, features, finetune, folds, logreg, lowlevel, preprocess
 
 HERE = Path(__file__).resolve().parent
-CANDIDATES = ("frozen-crops", "frozen-multiview", *designs.FINETUNE)
+CANDIDATES = ("frozen-crops", "frozen-multiview", *designs.FINETUNE, *designs.ENSEMBLES)
 LEGACY = ("content", "lowlevel", "ensemble")  # the designs of earlier models, trained when asked by name
 MEMBERS = {"content": ("content",), "lowlevel": ("lowlevel",), "ensemble": ("content", "lowlevel")}
 MAX_DROP = 0.03  # the most a shipped design's mean family AUC may fall under JPEG q75 or a 0.5x downscale
@@ -73,14 +73,16 @@ def train_design(name: str, items, out: Path, log=log) -> str:
     sidecar; return the file name."""
     c = finetune.cache(items)
     everything = np.ones(len(items), bool)
-    if name.startswith("finetune-"):
-        rule = name.split("-", 1)[1]
-        log(f"fine-tuning on all {len(items)} images, {finetune.SHIP_STEPS} steps")
-        upper = finetune.fit(c, items, everything, steps=finetune.SHIP_STEPS, seed=0, log=log)
+    if name.split("-")[0] in finetune.SCHEDULES:
+        schedule, rule = name.split("-")
+        sch = finetune.SCHEDULES[schedule]
+        log(f"fine-tuning on all {len(items)} images, {sch['ship_steps']} steps")
+        upper = finetune.fit(c, items, everything, steps=sch["ship_steps"], seed=0, log=log, lr=sch["lr"],
+                             train_from=sch["train_from"])
         model, file = finetune.build_full(upper), "finetuned"
-        what = (f"ImageNet EfficientNet-Lite0, blocks {finetune.FIRST_TRAINED}-15 and head fine-tuned "
-                f"({finetune.SHIP_STEPS} steps of {finetune.BATCH}, balanced by source and class), blocks 0-"
-                f"{finetune.FIRST_TRAINED - 1} frozen")
+        what = (f"ImageNet EfficientNet-Lite0, blocks {sch['train_from']}-15 and head fine-tuned "
+                f"({sch['ship_steps']} steps of {finetune.BATCH}, balanced by source and class), blocks 0-"
+                f"{sch['train_from'] - 1} frozen")
         crops, aggregate = "multiview", rule
     else:
         rows = finetune.train_rows(c, native_only=name == "frozen-crops")
@@ -143,8 +145,10 @@ def main(argv=None) -> int:
         members = [{"name": m, "file": train_member(m, items, out), "weight": 1.0 / len(MEMBERS[best])}
                    for m in MEMBERS[best]]
     else:
-        file = train_design(best, items, out)
-        members = [{"name": Path(file).stem, "file": file, "weight": 1.0}]  # the sidecar's name
+        parts = designs.ENSEMBLES.get(best, (best,))
+        files = [train_design(d, items, out) for d in parts]
+        # each member under its sidecar's name; the ensemble's logit is the mean of theirs, as cross-validated
+        members = [{"name": Path(f).stem, "file": f, "weight": 1.0 / len(parts)} for f in files]
     spec = {
         "design": best, "members": members, "bias": 0.0,
         "combine": "P = sigmoid(bias + sum(weight * logit(member P))); member P = sigmoid(its crops' logits "
