@@ -56,9 +56,11 @@ def test_served_network_scores_views_as_the_trained_top_scores_their_cache(small
         assert np.allclose(served, cached, atol=2e-3), (served, cached)  # the cache keeps float16 maps
 
 
-def test_finetuned_detector_separates_held_out_families(small):
+@pytest.mark.parametrize("schedule", ["finetune15"])  # the shipped schedule (models/finetuned.json)
+def test_finetuned_detector_separates_held_out_families(small, schedule):
     items, train, c = small
-    model = finetune.fit(c, items, train, steps=STEPS)
+    sch = finetune.SCHEDULES[schedule]
+    model = finetune.fit(c, items, train, steps=STEPS, lr=sch["lr"], train_from=sch["train_from"])
     rows = np.flatnonzero((c["key"] != "train") & ~train[c["image"]])
     per = finetune.image_scores(finetune.view_logits(model, c, rows), c, rows, len(items))
     y = np.array([i.label for i in items])
