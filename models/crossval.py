@@ -27,6 +27,7 @@ FAKE_MAX_FPR = 0.02  # at most 2 % of held-out genuine photos called fake ...
 FAMILY_MAX_FPR = 0.05  # ... and at most 5 % of any one family of them (>= MIN_FAMILY images)
 MIN_FAMILY = 20
 REAL_MAX_FNR = 0.03  # at most 3 % of held-out AI images called real (the real-side levels)
+CAMERA_MAX_FNR = 0.20  # at most 20 % of held-out AI images score at or below the camera-original level's threshold
 
 
 def log(msg: str) -> None:
@@ -53,8 +54,10 @@ def thresholds(z: np.ndarray, y: np.ndarray, fam: np.ndarray) -> dict[str, float
         if len(fz) >= MIN_FAMILY:
             hi = max(hi, fz[len(fz) - int(np.floor(FAMILY_MAX_FPR * len(fz))) - 1])
     lo = fake_z[int(np.floor(REAL_MAX_FNR * len(fake_z)))]
+    cam = fake_z[int(np.floor(CAMERA_MAX_FNR * len(fake_z)))]
     hi = float(hi) + 1e-6
-    return {"fake": hi, "real": float(min(lo - 1e-6, hi))}
+    real = float(min(lo - 1e-6, hi))
+    return {"fake": hi, "real": real, "camera": float(min(max(cam - 1e-6, real), hi))}
 
 
 def calls(z: np.ndarray, th: dict[str, float]) -> np.ndarray:
@@ -69,12 +72,14 @@ def report(items, fold: np.ndarray, scores: dict[str, np.ndarray]) -> dict:
     fam = np.array([folds.family(s) for s in src])
     z = scores["original"]
     verdict = np.empty(len(items), dtype=object)
+    below_camera = np.zeros(len(items), bool)
     fold_th = {}
     for k in np.unique(fold):
         out = fold != k
         th = thresholds(z[out], y[out], fam[out])
         fold_th[int(k)] = th
         verdict[fold == k] = calls(z[fold == k], th)
+        below_camera[fold == k] = z[fold == k] <= th["camera"]
 
     def row(mask):
         lab = y[mask][0]
@@ -107,6 +112,9 @@ def report(items, fold: np.ndarray, scores: dict[str, np.ndarray]) -> dict:
         "real_called_real": float((verdict[y == 0] == "real").mean()),
         "real_called_uncertain": float((verdict[y == 0] == "uncertain").mean()),
         "fake_called_uncertain": float((verdict[y == 1] == "uncertain").mean()),
+        # at or below the camera-original level's threshold (that level also needs camera-original evidence)
+        "real_below_camera": float(below_camera[y == 0].mean()),
+        "fake_below_camera": float(below_camera[y == 1].mean()),
         "fake_called_fake": float((verdict[y == 1] == "fake").mean()),
         "fake_called_real": float((verdict[y == 1] == "real").mean()),
         "fold_thresholds": fold_th, "per_family": per_family, "per_source": per_source,

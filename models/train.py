@@ -105,8 +105,9 @@ def train_design(name: str, items, out: Path, log=log) -> str:
 
 def level_rates(r: dict) -> dict[str, dict[str, float]]:
     """Each detector level's cross-fitted shares of held-out AI images and genuine photos (crossval.report)."""
-    band = {"likely-ai": "fake", "inconclusive": "uncertain", "no-sign-of-ai": "real", "camera-original": "real"}
-    return {lv: {"ai": r[f"fake_called_{b}"], "real": r[f"real_called_{b}"]} for lv, b in band.items()}
+    band = {"likely-ai": "called_fake", "inconclusive": "called_uncertain", "no-sign-of-ai": "called_real",
+            "camera-original": "below_camera"}  # the last also needs camera-original evidence
+    return {lv: {"ai": r[f"fake_{b}"], "real": r[f"real_{b}"]} for lv, b in band.items()}
 
 
 def pick(results: dict, candidates=CANDIDATES) -> str:
@@ -159,7 +160,8 @@ def main(argv=None) -> int:
                        "scored by the model of the fold that held it out, at thresholds chosen on the other folds)",
         "threshold_rule": f"fake: <= {crossval.FAKE_MAX_FPR:.0%} of held-out genuine photos (and <= "
                           f"{crossval.FAMILY_MAX_FPR:.0%} of any family of >= {crossval.MIN_FAMILY}) called fake; "
-                          f"real: <= {crossval.REAL_MAX_FNR:.0%} of held-out AI images called real",
+                          f"real: <= {crossval.REAL_MAX_FNR:.0%} of held-out AI images called real; camera (with "
+                          f"camera-original evidence): <= {crossval.CAMERA_MAX_FNR:.0%} of held-out AI images that low",
         "threshold_rates_cross_fitted": {k: r[k] for k in ("real_called_fake", "real_called_real",
                                                             "fake_called_fake", "fake_called_real")},
         "source_held_out": {k: r[k] for k in ("mean_family_auc", "mean_source_auc", "min_family_auc", "pooled_auc",

@@ -25,6 +25,8 @@ class Level:
     meaning: str
     # which detector band's cross-validated rates describe it ("fake" / "between" / "real"), or None
     band: str | None
+    # what the rates leave out: the camera-original level needs evidence beyond the detectors' band
+    rates_note: str = ""
 
 
 LEVELS = (
@@ -43,7 +45,9 @@ LEVELS = (
     Level("camera-original", "consistent with a camera original", "real",
           "no sign of AI, and the file itself looks like an unedited camera original (its JPEG tables, maker "
           "notes, thumbnail and times, or Content Credentials from a capture device); metadata can be forged, "
-          "so this is strong evidence, not proof", "real"),
+          "so this is strong evidence, not proof", "real",
+          "an AI image must also carry the camera-original evidence, which none of 144 AI images given a camera "
+          "photo's EXIF did"),
 )
 BY_NAME = {lv.name: lv for lv in LEVELS}
 NAMES = tuple(BY_NAME)
@@ -69,7 +73,8 @@ def rates_sentence(level: Level, rates: Mapping[str, Mapping[str, float]] | None
         return ""
     where = {"fake": "this high", "between": "in this range", "real": "this low"}[level.band]
     return (f"of AI images from generators the detectors never saw, {_pct(r['ai'])} score {where}; "
-            f"of genuine photos from sources they never saw, {_pct(r['real'])}")
+            f"of genuine photos from sources they never saw, {_pct(r['real'])}"
+            + (f"; {level.rates_note}" if level.rates_note else ""))
 
 
 def describe(name: str, rates: Mapping[str, Mapping[str, float]] | None = None) -> dict:

@@ -8,6 +8,9 @@ rates (the same file's ``levels``).
 
 Bands: model "fake" is p >= model_fake (at most 2 % of held-out genuine photos score that high),
 "real" is p <= model_real (at most 3 % of held-out AI images score that low), else "between";
+``model_camera`` (at most 20 % of held-out AI images score that low) is the camera-original level's own:
+with camera-original evidence the detectors need only not point to AI, because an AI image must also
+carry that evidence (none of the EXIF transplants measured did, docs/evidence.md);
 metadata "high" is score >= meta_real (camera-like), "low" is score <= meta_fake.
 "Camera support" is metadata high, a provenance item that vouches for a real origin (C2PA / IPTC capture:
 ``vouches_real`` in shared/signals.py) with effect "real", or a camera-original signal
@@ -27,7 +30,7 @@ or an XMP source type is copied by ``exiftool -tagsFromFile``.
 |   |                                                      |                 | contradict the model                        |
 | 6 | model real, non-strong fake evidence (e.g. a broken  | inconclusive    | the file shows signs of AI or editing that  |
 |   | C2PA manifest, an AI tool in its edit history)       |                 | the detector did not see                    |
-| 7 | model real, camera original                          | camera-original | seed rule: model and metadata both say real |
+| 7 | p <= model_camera, camera original (no weak fake)    | camera-original | seed rule: model and metadata both say real |
 | 8 | model real                                           | no-sign-of-ai   | the detector's own measured error rate      |
 | 9 | model between                                        | inconclusive    | leans AI / real by the side of 0.5          |
 
@@ -50,6 +53,8 @@ class Thresholds:
 
     model_fake: float = 0.5
     model_real: float = 0.2
+    # with camera-original evidence the detectors need only not point to AI: their own, looser threshold
+    model_camera: float = 0.2
     meta_real: float = 0.7
     meta_fake: float = 0.25
 
@@ -64,8 +69,9 @@ DEFAULT_THRESHOLDS = Thresholds()
 # What each threshold decides (the bands above), for people reading a report of a verdict.
 MEANINGS = {
     "model_fake": "the detectors' combined fake probability at or above which the level is \"likely AI\"",
-    "model_real": "the combined fake probability at or below which the level is \"no sign of AI\" (or a camera "
-                  "original, with its evidence)",
+    "model_real": "the combined fake probability at or below which the level is \"no sign of AI\"",
+    "model_camera": "the combined fake probability at or below which camera-original evidence makes the level "
+                    "\"consistent with a camera original\"",
     "meta_real": "the metadata score at or above which the file looks like a camera original",
     "meta_fake": "the metadata score at or below which the file shows no camera origin or shows editing",
 }
@@ -165,6 +171,11 @@ def fuse(
     flips = [e["reason"] for e in evidence if _flipped(e)]
     if flips and model_band != "between":
         return out("inconclusive", *flips, model_reason, meta_reason, *extra)
+    if camera and not weak_fake and fake_probability <= t.model_camera and model_band != "fake":
+        camera_reason = (model_reason if model_band == "real" else
+                         f"the detectors score it {p_text} likely AI-generated, at or below the threshold of "
+                         f"{probability_text(t.model_camera)} that camera-original evidence needs")
+        return out("camera-original", camera_reason, *extra, meta_reason)
     if model_band == "fake":
         if camera_support:
             return out("inconclusive", f"{model_reason}, but the file carries camera evidence", meta_reason, *extra)
@@ -173,8 +184,6 @@ def fuse(
         if weak_fake:
             return out("inconclusive", f"{model_reason}, but the file shows signs of AI or editing", *extra,
                        meta_reason)
-        if camera:
-            return out("camera-original", model_reason, *extra, meta_reason)
         return out("no-sign-of-ai", model_reason, meta_reason, *extra, no_proof)
     lean = "leans AI" if fake_probability >= 0.5 and not camera_support else "leans real" \
         if fake_probability < 0.5 and not weak_fake else "no clear lean"

@@ -5,7 +5,7 @@ from shared.evidence import item
 from shared import levels
 from shared.verdict import DEFAULT_THRESHOLDS, Thresholds, fuse
 
-TH = Thresholds(model_fake=0.7, model_real=0.2)
+TH = Thresholds(model_fake=0.7, model_real=0.2, model_camera=0.4)
 
 STRONG = item("c2pa", "c2pa.actions/digitalSourceType", "trainedAlgorithmicMedia", "fake",
               "C2PA manifest declares AI generation", strong=True)
@@ -38,6 +38,11 @@ CASES = [
     (0.05, 0.9, [], "no-sign-of-ai", "at or below"),
     (0.05, 0.3, [REAL_C2PA], "camera-original", "at or below"),
     (0.05, 0.9, [CAMERA, CAMERA_FINDING], "camera-original", "at or below"),
+    # with camera-original evidence the detectors need only stay at or below their own looser threshold ...
+    (0.35, 0.9, [CAMERA], "camera-original", "that camera-original evidence needs"),
+    # ... and not above it, nor beside signs of AI or editing
+    (0.45, 0.9, [CAMERA], "inconclusive", "leans real"),
+    (0.35, 0.9, [CAMERA, WEAK_FAKE], "inconclusive", "no clear lean"),
     # a single finding, or a summary short of "camera original", is not the top level
     (0.05, 0.9, [CAMERA_FINDING, CAMERA_UNSURE], "no-sign-of-ai", "at or below"),
     # camera evidence against a detector's "likely AI" is a conflict, and it never outvotes provenance
@@ -55,6 +60,7 @@ CASES = [
     (0.05, 0.9, [WEAK_FAKE], "inconclusive", "shows signs of AI or editing"),
     # model in between
     (0.35, 0.9, [], "inconclusive", "leans real"),
+    (0.35, 0.9, [CAMERA_FINDING], "inconclusive", "leans real"),
     (0.6, 0.3, [], "inconclusive", "leans AI"),
     (0.6, 0.9, [], "inconclusive", "no clear lean"),
     # no model: metadata alone is never a verdict

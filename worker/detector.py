@@ -195,7 +195,7 @@ class Ensemble:
         self.bias = float(bias)
         self.meta = meta or {}
         th = thresholds or (members[0].thresholds if len(members) == 1 else DEFAULT_THRESHOLDS)
-        self.thresholds = {k: float(th[k]) for k in ("fake", "real")}
+        self.thresholds = {k: float(th[k]) for k in ("fake", "real", "camera") if k in th}
         self.version = version or members[0].version
         self.primary = members[0]
         self.input_size = self.primary.input_size

@@ -257,7 +257,8 @@ def _finish(prep: _Prepared, model_scores, det) -> Outcome:  # noqa: ANN001 - wo
     evidence, timings = list(prep.evidence), prep.timings
     p_fake, scores = float(model_scores.fake_probability), model_scores.line
     thresholds = dataclasses.replace(DEFAULT_THRESHOLDS, model_fake=det.thresholds["fake"],
-                                     model_real=det.thresholds["real"])
+                                     model_real=det.thresholds["real"],
+                                     model_camera=det.thresholds.get("camera", det.thresholds["real"]))
     # Below the model's input size the crops are upscaled and the score is unreliable (measured: 3 of 15
     # real photos at 128 px called fake, none at 224 px), so it is reported but does not vote.
     too_small = min(prep.width, prep.height) < det.input_size
