@@ -31,6 +31,7 @@ FINETUNE = ("finetune-global", "finetune-crops", "finetune-mean", "finetune-half
             "finetune15-global", "finetune15-crops", "finetune15-mean")
 # an ensemble of the frozen multi-view head and the gentler fine-tuned network: the mean of their logits
 ENSEMBLES = {"ensemble-multiview": ("frozen-multiview", "finetune15-mean")}
+MEAN_OF = {"ensemble": ("content", "lowlevel"), **ENSEMBLES}  # every ensemble design and its members
 ALL = ("shortcut-geometry", "shortcut-style", "content-top", "content-taps", "content", "lowlevel", "ensemble",
        "frozen-crops", "frozen-multiview", *FINETUNE, *ENSEMBLES)
 PROBES = {"shortcut-geometry": "geometry", "shortcut-style": "style"}
@@ -120,8 +121,8 @@ def held_out_scores(name: str, items, fold: np.ndarray, done: dict) -> dict[str,
         from models import lowlevel
 
         return lowlevel.held_out_scores(items, fold)
-    if name == "ensemble":
-        members = [done[m] if m in done else held_out_scores(m, items, fold, done) for m in ("content", "lowlevel")]
+    if name in MEAN_OF:  # an ensemble: the mean of its members' logits
+        members = [done[m] if m in done else held_out_scores(m, items, fold, done) for m in MEAN_OF[name]]
         return {v: np.mean([m[v] for m in members], axis=0) for v in members[0]}
     if name in ("frozen-crops", "frozen-multiview"):
         from models import finetune
@@ -138,9 +139,6 @@ def held_out_scores(name: str, items, fold: np.ndarray, done: dict) -> dict[str,
             done[key] = finetune.held_out(items, fold, steps=sch["cv_steps"], lr=sch["lr"],
                                           train_from=sch["train_from"])
         return done[key][rule]
-    if name in ENSEMBLES:
-        members = [done[m] if m in done else held_out_scores(m, items, fold, done) for m in ENSEMBLES[name]]
-        return {v: np.mean([m[v] for m in members], axis=0) for v in members[0]}
     if name in PROBES:
         x = globals()[PROBES[name]](items)
         y, src = _labels(items)
