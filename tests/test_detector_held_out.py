@@ -23,17 +23,22 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def split():
     """(items, train mask): a sample of every other source, and of the two held-out families."""
+    return held_out_sample(HELD_OUT, PER_SOURCE, PER_HELD_OUT, seed=3)
+
+
+def held_out_sample(held_out, per_source: int, per_held_out: int, seed: int):
+    """(items, train mask): per_source images of every source, per_held_out of the held-out families' sources."""
     items = data.list_items(shared_path("datasets", "train"))
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     chosen, train = [], []
     for src in sorted({i.source for i in items}):
         pool = [i for i in items if i.source == src]
-        held = folds.family(src) in HELD_OUT
-        n = PER_HELD_OUT if held else PER_SOURCE
+        held = folds.family(src) in held_out
+        n = per_held_out if held else per_source
         for k in rng.permutation(len(pool))[:n]:
             chosen.append(pool[k])
             train.append(not held)
-    assert {folds.family(i.source) for i, t in zip(chosen, train) if not t} == set(HELD_OUT)
+    assert {folds.family(i.source) for i, t in zip(chosen, train) if not t} == set(held_out)
     return chosen, np.array(train)
 
 

@@ -9,8 +9,8 @@
 import numpy as np
 import pytest
 
-from models import data, finetune, folds, metrics, preprocess
-from tests.conftest import shared_path
+from models import finetune, metrics, preprocess
+from tests.test_detector_held_out import held_out_sample
 
 HELD_OUT = ("real/afhq-animals", "fake/comfyui")  # a pair the source-held-out cross-validation scores well
 PER_SOURCE = 5
@@ -24,21 +24,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     """(items, train mask, cache): a sample of every source, two families held out, cached once here."""
-    items = data.list_items(shared_path("datasets", "train"))
-    rng = np.random.default_rng(5)
-    chosen, train = [], []
-    for src in sorted({i.source for i in items}):
-        pool = [i for i in items if i.source == src]
-        held = folds.family(src) in HELD_OUT
-        for k in rng.permutation(len(pool))[:PER_HELD_OUT if held else PER_SOURCE]:
-            chosen.append(pool[k])
-            train.append(not held)
+    chosen, train = held_out_sample(HELD_OUT, PER_SOURCE, PER_HELD_OUT, seed=5)
     mp = pytest.MonkeyPatch()
     mp.setattr(finetune, "CACHE", tmp_path_factory.mktemp("finetune"))  # never an earlier run's cache
     mp.setattr(finetune, "N_NATIVE", 2)
     mp.setattr(finetune, "ROBUST_PER_SOURCE", 0)  # separation only: no JPEG / downscale views
     c = finetune.cache(chosen)
-    yield chosen, np.array(train), c
+    yield chosen, train, c
     mp.undo()
 
 
