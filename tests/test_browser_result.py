@@ -97,31 +97,36 @@ def test_preview_is_upright_beside_or_above_the_verdict(rotated_result, browser,
         page.close()
 
 
+def crafted(app, filename: str, verdict: str, probability: float, **fields) -> str:
+    """A finished analysis with a made-up result, on the bytes of a real done one (so its preview exists)."""
+    with app.extensions["db_sessionmaker"]() as s:
+        done = s.query(Analysis).filter(Analysis.status == Status.DONE).first()
+        row = Analysis(filename=filename, sha256=done.sha256, media_type="image/jpeg", size_bytes=done.size_bytes,
+                       status=Status.DONE, verdict=verdict, fake_probability=probability,
+                       **{"model_version": done.model_version, "metadata_score": 0.5, **fields})
+        s.add(row)
+        s.commit()
+        return row.id
+
+
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_detector_and_decisive_provenance_cards(live, rotated_result, browser, viewport):
     """A finished analysis with an ensemble's scores and a strong C2PA claim (the detector branch's result shape)."""
     web, app = live
-    with app.extensions["db_sessionmaker"]() as s:
-        done = s.query(Analysis).filter(Analysis.status == Status.DONE).first()
-        evidence = [
-            {"kind": "c2pa", "source": "c2pa.manifest[m].digitalSourceType", "value": "trainedAlgorithmicMedia",
-             "effect": "fake", "reason": "C2PA says trainedAlgorithmicMedia " + "x" * 200, "strong": True},
-            {"kind": "watermark", "source": "invisible-watermark", "value": None, "effect": "neutral",
-             "reason": "no watermark found"},
-            {"kind": "model", "source": "detector a", "value": 0.9, "effect": "fake", "reason": "a says 90 %",
-             "detector": "a"},
-            {"kind": "metadata_score", "source": "EXIF:Make", "value": "Canon", "effect": "real", "reason": "camera"},
-        ]
-        detectors = [{"name": "effnet", "version": "1" * 64, "fake_probability": 0.91, "weight": 0.6},
-                     {"name": "clip-probe", "version": "2" * 64, "fake_probability": 0.72, "weight": 0.4}]
-        crafted = Analysis(filename="ensemble-" + "n" * 120 + ".jpg", sha256=done.sha256, media_type="image/jpeg",
-                           size_bytes=done.size_bytes, status=Status.DONE, verdict="fake", fake_probability=0.83,
-                           metadata_score=0.8, model_version="e" * 64,
-                           result={"evidence": evidence, "reasons": ["C2PA says so"], "maps": [],
-                                   "detectors": detectors, "fake_probability": 0.83, "robustness": []})
-        s.add(crafted)
-        s.commit()
-        crafted_id = crafted.id
+    evidence = [
+        {"kind": "c2pa", "source": "c2pa.manifest[m].digitalSourceType", "value": "trainedAlgorithmicMedia",
+         "effect": "fake", "reason": "C2PA says trainedAlgorithmicMedia " + "x" * 200, "strong": True},
+        {"kind": "watermark", "source": "invisible-watermark", "value": None, "effect": "neutral",
+         "reason": "no watermark found"},
+        {"kind": "model", "source": "detector a", "value": 0.9, "effect": "fake", "reason": "a says 90 %",
+         "detector": "a"},
+        {"kind": "metadata_score", "source": "EXIF:Make", "value": "Canon", "effect": "real", "reason": "camera"},
+    ]
+    detectors = [{"name": "effnet", "version": "1" * 64, "fake_probability": 0.91, "weight": 0.6},
+                 {"name": "clip-probe", "version": "2" * 64, "fake_probability": 0.72, "weight": 0.4}]
+    crafted_id = crafted(app, "ensemble-" + "n" * 120 + ".jpg", "fake", 0.83, model_version="e" * 64, metadata_score=0.8,
+                         result={"evidence": evidence, "reasons": ["C2PA says so"], "maps": [],
+                                 "detectors": detectors, "fake_probability": 0.83, "robustness": []})
     page = browser.new_page(viewport=viewport)
     try:
         page.goto(f"{web.url}/analyses/{crafted_id}")
@@ -140,5 +145,37 @@ def test_detector_and_decisive_provenance_cards(live, rotated_result, browser, v
         assert groups.nth(0).locator("h4").inner_text() == signals.GROUPS["provenance"]
         if viewport is PHONE:
             assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_broken_content_credentials_read_as_sentences(live, rotated_result, browser, viewport):
+    """A C2PA photo edited after signing: the card says so in words (signer, tool, edits, trust), its details are
+    lines, not JSON, on the page and in the printed report."""
+    from tests.conftest import shared_path
+    from worker.signals.content_credentials import c2pa_evidence
+
+    evidence = c2pa_evidence(str(shared_path("samples", "c2pa", "public-testfiles", "adobe-20220124-E-dat-CA.jpg")))
+    web, app = live
+    crafted_id = crafted(app, "edited-after-signing.jpg", "uncertain", 0.4,
+                         result={"evidence": evidence, "reasons": [evidence[0]["reason"]], "maps": [],
+                                 "fake_probability": 0.4, "robustness": []})
+    page = browser.new_page(viewport=viewport)
+    try:
+        page.goto(f"{web.url}/analyses/{crafted_id}")
+        page.wait_for_selector("#verdict-box:not([hidden])", timeout=30_000)
+        box = page.locator("#evidence")
+        for i in range(box.locator("details").count()):  # open every value's details
+            box.locator("details summary").nth(i).click()
+        text = box.inner_text()
+        assert "Modified after it was signed by C2PA Test Signing Cert" in text
+        assert "adjusted colours" in text and "not on a trust list" in text
+        assert "{" not in text and "signer issuer" in text  # the value as lines
+        if viewport is PHONE:
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.goto(f"{web.url}/analyses/{crafted_id}/report")
+        printed = page.locator("#r-evidence").inner_text()
+        assert "Modified after it was signed by C2PA Test Signing Cert" in printed and "{" not in printed
     finally:
         page.close()

@@ -132,6 +132,9 @@ def test_broken_c2pa_is_weak_fake_and_blocks_real(results):
     assert status["effect"] == "fake" and not status.get("strong")
     assert status["value"]["validation_state"] == "Invalid"
     assert body["verdict"] != "real" and status["reason"] in body["reasons"]
+    # said in words: the signature no longer matches, by whom it was signed, the tool, the edits, the trust state
+    assert status["reason"].startswith("Modified after it was signed by C2PA Test Signing Cert: the signature")
+    assert "make_test_xxxxxx" in status["reason"] and "adjusted colours" in status["reason"]
 
 
 def test_signed_ai_claim_makes_it_fake(results):

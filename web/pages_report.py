@@ -3,7 +3,6 @@ on the pages' own routes: the keyed API may answer the browser 401)."""
 from __future__ import annotations
 
 import itertools
-import json
 from datetime import datetime
 from typing import Any
 
@@ -42,10 +41,28 @@ def when(iso: str | None) -> str:
     return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def facts(value: Any, label: str = "") -> list[tuple[str, str]]:
+    """A structured evidence value as (label, text) lines a reader can follow, instead of raw JSON.
+
+    Nested keys are joined ("signer issuer"), lists of plain values become one comma-separated line.
+    """
+    if isinstance(value, dict):
+        return [line for key, sub in value.items() if sub not in (None, "", [], {})
+                for line in facts(sub, f"{label} {key}".strip().replace("_", " "))]
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        return [line for i, sub in enumerate(value, 1) for line in facts(sub, f"{label} {i}".strip())]
+    if isinstance(value, list):
+        return [(label, ", ".join(str(v) for v in value))]
+    return [(label, str(value))]
+
+
 def shown(value: Any) -> str:
-    """An evidence value as text, cut short for paper."""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= VALUE_MAX else text[:VALUE_MAX] + "…"
+    """An evidence value as text for paper: structured ones as "label: text" lines, long text cut at a word."""
+    text = value if isinstance(value, str) else "; ".join(f"{k}: {v}" if k else v for k, v in facts(value))
+    if len(text) <= VALUE_MAX:
+        return text
+    cut = text[:VALUE_MAX].rsplit(" ", 1)[0]
+    return (cut if len(cut) > VALUE_MAX // 2 else text[:VALUE_MAX]) + "…"
 
 
 def grouped(evidence: list[dict]) -> list[tuple[str, list[dict]]]:

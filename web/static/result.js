@@ -60,7 +60,9 @@
             const d = el("details"); d.append(el("summary", v.slice(0, 60) + "…"), el("pre", v)); li.append(d);
           } else li.append(" = ", el("span", v, "value"));
         } else if (it.value && typeof it.value === "object") {
-          const d = el("details"); d.append(el("summary", "details"), el("pre", JSON.stringify(it.value, null, 2)));
+          const d = el("details"), dl = el("dl", null, "facts");
+          for (const [label, text] of facts(it.value, "")) dl.append(el("dt", label), el("dd", text));
+          d.append(el("summary", "details"), dl);
           li.append(d);
         }
         ul.append(li);
@@ -69,6 +71,19 @@
       box.append(sec);
     }
     $("evidence-box").hidden = items.length === 0;
+  }
+
+  // A structured value as label/text lines for a reader, not raw JSON (the API keeps the structure):
+  // nested keys joined ("signer issuer"), lists of plain values on one line. The printed report does the same
+  // (facts() in the report's page module).
+  function facts(value, label) {
+    if (Array.isArray(value) && !value.some(v => v && typeof v === "object")) return [[label, value.join(", ")]];
+    if (value && typeof value === "object") {
+      const entries = Array.isArray(value) ? value.map((v, i) => [String(i + 1), v]) : Object.entries(value);
+      return entries.filter(([, v]) => v !== null && v !== "" && !(typeof v === "object" && !Object.keys(v).length))
+        .flatMap(([k, v]) => facts(v, (label + " " + k.replace(/_/g, " ")).trim()));
+    }
+    return [[label, String(value)]];
   }
 
   function renderChart(result) {

@@ -17,6 +17,7 @@ import json
 from functools import lru_cache
 
 from shared.evidence import Evidence, item
+from worker.signals import c2pa_words
 from worker.signals.generator_names import find_product
 from worker.signals.source_type import SOURCE_TYPES, source_type_code, source_type_item
 
@@ -98,6 +99,18 @@ def _agents(manifest: dict) -> list[str]:
     return [n for n in dict.fromkeys(names) if n]
 
 
+def _signer(manifest: dict) -> str:
+    """Who signed: the certificate's issuer (the organisation), else its common name."""
+    sig = manifest.get("signature_info") or {}
+    return sig.get("issuer") or sig.get("common_name") or "an unknown signer"
+
+
+def _tool(manifest: dict) -> str | None:
+    """The software that wrote the claim, as it names itself."""
+    return manifest.get("claim_generator") or next(
+        (g.get("name") for g in manifest.get("claim_generator_info") or [] if isinstance(g, dict) and g.get("name")), None)
+
+
 def _actions(manifest: dict) -> list[str]:
     return [str(a.get("action")) for s in manifest.get("assertions") or []
             if str(s.get("label", "")).startswith("c2pa.actions") for a in (s.get("data") or {}).get("actions") or []]
@@ -128,14 +141,16 @@ def c2pa_evidence(path: str) -> list[Evidence]:
     active = store.get("active_manifest")
     trust = _trust({s["code"] for s in statuses if active and active in str(s.get("url"))} or
                    {s["code"] for s in statuses})
+    manifest = store["manifests"].get(active) or {}
+    signer, tool, time = _signer(manifest), _tool(manifest), (manifest.get("signature_info") or {}).get("time")
     summary = {"validation_state": state, "failures": failures, "trust": trust,
-               "manifests": len(store["manifests"]), "active_manifest": active}
+               "manifests": len(store["manifests"]), "active_manifest": active, "signer": signer, "tool": tool}
     if integrity:
         out = [item("c2pa", "c2pa.validation_status", summary, "fake",
-                    f"Content Credentials broken ({', '.join(integrity)}): file changed after signing")]
+                    c2pa_words.modified_reason(signer, tool, time, integrity, _actions(manifest), trust))]
     else:
         out = [item("c2pa", "c2pa.validation_status", summary, "neutral",
-                    f"Content Credentials present, validation {state}, {trust}")]
+                    c2pa_words.intact_reason(signer, time, trust))]
 
     order = sorted(store["manifests"], key=lambda label: label != active)
     for label in order:
@@ -144,15 +159,13 @@ def c2pa_evidence(path: str) -> list[Evidence]:
         codes = {s["code"] for s in statuses if label in str(s.get("url"))}
         m_trust = _trust(codes) if codes else trust
         sig = manifest.get("signature_info") or {}
-        signer = sig.get("issuer") or sig.get("common_name") or "unknown signer"
+        signer, generator = _signer(manifest), _tool(manifest)
         context = f" ({role} manifest, signer {signer}, {m_trust}, store {state})"
-        generator = manifest.get("claim_generator") or next(
-            (g.get("name") for g in manifest.get("claim_generator_info") or [] if isinstance(g, dict)), None)
         out.append(item("c2pa", f"c2pa.manifest[{label}]", {
             "role": role, "title": manifest.get("title"), "claim_generator": generator,
             "signer": {k: sig.get(k) for k in ("issuer", "common_name", "time", "alg") if sig.get(k)},
             "trust": m_trust, "actions": _actions(manifest)}, "neutral",
-            f"{role} manifest by {generator or 'unknown generator'}, signed by {signer} ({m_trust})"))
+            c2pa_words.manifest_reason(role, signer, generator, sig.get("time"), _actions(manifest), m_trust)))
         for assertion in manifest.get("assertions") or []:
             for jpath, value in _source_types(assertion.get("data"), str(assertion.get("label"))):
                 ev = source_type_item(f"c2pa.manifest[{label}].{jpath}", value, kind="c2pa", context=context,
