@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import shared_path
-from web.pages_report import VALUE_MAX, facts, shown
+from web.reports.pages import VALUE_MAX, facts, shown
 from worker.signals import c2pa_words
 from worker.signals.content_credentials import c2pa_evidence
 

@@ -123,7 +123,7 @@ def test_reuse_never_crosses_keys_nor_names_a_deleted_or_purged_analysis(stack):
 def test_two_workers_sweepers_send_a_lapsed_analysis_once(stack):
     from datetime import timedelta
 
-    from web.uploads import store
+    from web.analyses.uploads import store
 
     app, workers, _ = stack
     client = app.test_client()

@@ -10,7 +10,7 @@ from openapi_spec_validator import validate
 
 from tests.conftest import camera_like_jpeg, make_jpeg
 from tests.live import Worker, app_for, isolated, wait_final
-from web.openapi import document
+from web.core.openapi import document
 
 
 def spec_of(app) -> dict:

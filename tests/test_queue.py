@@ -51,7 +51,8 @@ def test_a_worker_locking_the_rows_meanwhile_never_fails_the_upload(overrides):
 
     from shared.db import make_engine
     from shared.models import Analysis
-    from web import create_app, services
+    from web.analyses import services
+    from web import create_app
 
     if not overrides["database_url"].startswith("postgresql"):
         pytest.skip("SQLite has one writer at a time: it cannot deadlock")

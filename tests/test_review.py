@@ -199,7 +199,7 @@ def test_new_routes_are_documented_and_real_responses_validate(app, client):
     known_set(app, client)
     check(client.get("/api/v1/evaluation"), "/api/v1/evaluation", "get")
     check(client.get("/api/v1/labels/export?format=bogus"), "/api/v1/labels/export", "get")
-    from web.openapi import document
+    from web.core.openapi import document
     with app.test_request_context():
         params = {p["name"] for p in document()["paths"]["/api/v1/analyses"]["get"]["parameters"]}
     assert {"label", "disagrees"} <= params

@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from shared import storage
 from shared.settings import Settings
-from web.forms import StrictRequest
+from web.core.forms import StrictRequest
 
 csrf = CSRFProtect()
 
@@ -28,14 +28,20 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # the folder or bucket client, built once per process; copies a killed process left behind go
     storage.store_for(settings).prune_scratch(settings.scratch_max_age_s)
 
-    from web import api_batches, api_review, openapi, pages_data, pages_review  # noqa: F401 - register routes
-    from web import api_report, pages_report  # noqa: F401 - an analysis's report (issue 13)
-    from web import pages_batches  # noqa: F401 - the batch pages' routes
-    from web import api_reanalysis, pages_reanalysis  # noqa: F401 - register routes
-    from web import auth, commands, db, errors, forms, params, queue, ratelimit, security
-    from web.api import bp as api_bp
-    from web.health import bp as health_bp
-    from web.pages import bp as pages_bp
+    from web.analyses import pages_data  # noqa: F401 - register routes
+    from web.core import openapi
+    from web.batches import api as api_batches
+    from web.review import api as api_review
+    from web.review import pages as pages_review
+    from web.reports import api as api_report  # noqa: F401 - an analysis's report (issue 13)
+    from web.reports import pages as pages_report
+    from web.batches import pages as pages_batches  # noqa: F401 - the batch pages' routes
+    from web.reanalysis import api as api_reanalysis  # noqa: F401 - register routes
+    from web.reanalysis import pages as pages_reanalysis
+    from web.core import auth, commands, db, errors, forms, params, queue, ratelimit, security
+    from web.analyses.api import bp as api_bp
+    from web.core.health import bp as health_bp
+    from web.analyses.pages import bp as pages_bp
 
     security.init_app(app)  # the Host check first: nothing else runs for a host this server is not
     db.init_app(app)
@@ -52,7 +58,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(health_bp)
 
-    from web import metrics  # /metrics (issue 12)
+    from web.core import metrics  # /metrics (issue 12)
 
     metrics.init_app(app)
     return app

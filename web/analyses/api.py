@@ -1,0 +1,129 @@
+"""JSON API v1: analyses (single images). Batches are in web/api_batches.py on the same blueprint."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+from spectree import Response
+
+from web.analyses import services
+from web.analyses.uploads import UploadError
+from web.batches.services import check_callback
+from web.core import auth, params, schemas, serialize
+from web.core.db import get_session
+from web.core.errors import json_error
+from web.core.openapi import document, documented, responses, spec
+from web.reanalysis import services as reanalysis
+from web.review import services as review
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp.before_request(auth.authenticate)
+
+
+@bp.before_request
+def _body_limit() -> None:
+    """A single upload's body limit, set before anything (the request models included) reads the body."""
+    if request.endpoint == "api.create_analysis":
+        request.max_content_length = current_app.config["SETTINGS"].max_upload_bytes + 64 * 1024
+    elif request.endpoint == "api.create_batch":
+        request.max_content_length = current_app.config["SETTINGS"].max_batch_bytes + 1024 * 1024
+
+
+@bp.errorhandler(params.BadParam)
+def bad_param(exc: params.BadParam):
+    return json_error(400, str(exc))
+
+
+@bp.errorhandler(UploadError)
+def upload_error(exc: UploadError):
+    return json_error(exc.status, exc.message)
+
+
+@bp.post("/analyses")
+@spec.validate(form=schemas.AnalysisUpload, resp=responses(HTTP_202=schemas.AnalysisSummary))
+def create_analysis():
+    """Accept one image (multipart field `file`, optional `callback_url`); 202 with its id and where to poll."""
+    settings = current_app.config["SETTINGS"]
+    callback = check_callback(request.form.get("callback_url"), settings)
+    analysis = services.submit(get_session(), request.files.get("file"), settings, auth.current_key(), callback)
+    response = jsonify(serialize.summary(analysis))
+    response.status_code = 202
+    response.headers["Location"] = url_for("api.get_analysis", analysis_id=analysis.id)
+    return response
+
+
+@bp.get("/analyses/<analysis_id>")
+@spec.validate(query=schemas.Private, resp=responses(HTTP_200=schemas.AnalysisDetail))
+def get_analysis(analysis_id: str):
+    """Status of one analysis and, when done, its full result."""
+    analysis = services.get_analysis(get_session(), analysis_id, auth.current_key(), with_result=True)
+    if analysis is None:
+        return json_error(404, f"no analysis with id {analysis_id!r}")
+    return jsonify(analysis_json(analysis, auth.current_key(), private=request.args.get("private") == "true"))
+
+
+def analysis_json(analysis, owner, private: bool = False) -> dict:
+    """The status body of an analysis with its near-duplicates and re-analysis links (the API and the page's poll)."""
+    body = serialize.detail(analysis, private=private)
+    body["similar"] = [serialize.similar(a, d) for a, d in services.similar(get_session(), analysis, owner)]
+    if analysis.callback_url:
+        body["webhook_deliveries"] = [serialize.delivery(d) for d in services.deliveries(get_session(), analysis)]
+    return body | reanalysis.links(get_session(), analysis)
+
+
+@bp.get("/analyses/<analysis_id>/files/<name>")
+@documented(resp=responses(HTTP_200=None, HTTP_410=schemas.Error))  # an image; 409 while the maps are made
+def derived_file(analysis_id: str, name: str):
+    """A thumbnail or forensic map of one of the caller's analyses (asking for the maps if nobody had).
+
+    404 unknown or deleted, 410 purged, 409 while the maps are being made.
+    """
+    analysis = services.get_analysis(get_session(), analysis_id, auth.current_key())
+    if analysis is None:
+        return json_error(404, f"no analysis with id {analysis_id!r}")
+    try:
+        return services.send_derived(services.derived_or_raise(get_session(), analysis, name,
+                                                               current_app.config["SETTINGS"]))
+    except services.NoFile as exc:
+        return json_error(exc.status, exc.message)
+
+
+@bp.get("/analyses/<analysis_id>/preview")
+@documented(resp=responses(HTTP_200=None, HTTP_410=schemas.Error, HTTP_422=schemas.Error))  # a JPEG
+def preview(analysis_id: str):
+    """The analysed image upright (EXIF orientation applied), at most 1024 px on its long side, as a JPEG."""
+    analysis = services.get_analysis(get_session(), analysis_id, auth.current_key())
+    if analysis is None:
+        return json_error(404, f"no analysis with id {analysis_id!r}")
+    try:
+        return services.send_preview(analysis, current_app.config["SETTINGS"])
+    except services.NoPreview as exc:
+        return json_error(exc.status, exc.message)
+
+
+@bp.delete("/analyses/<analysis_id>")
+@spec.validate(resp=responses(HTTP_204=None))
+def delete_analysis(analysis_id: str):
+    """Delete an analysis, its maps and its upload."""
+    session = get_session()
+    analysis = services.get_analysis(session, analysis_id, auth.current_key())
+    if analysis is None:
+        return json_error(404, f"no analysis with id {analysis_id!r}")
+    services.delete_analysis(session, analysis, current_app.config["SETTINGS"], auth.current_key())
+    return "", 204
+
+
+@bp.get("/analyses")
+@spec.validate(query=schemas.AnalysisFilters, resp=responses(HTTP_200=schemas.AnalysisList))
+def list_analyses():
+    """Past analyses with filters (verdict, label, disagrees, model_version, status, filename, batch, provenance,
+    dates)."""
+    page, per_page = params.paging(request.args, current_app.config["SETTINGS"].page_size)
+    result = services.list_analyses(get_session(), page, per_page, auth.current_key(), params.filters(request.args))
+    return jsonify({"items": review.summaries(get_session(), result.items), "page": result.page,
+                    "per_page": result.per_page, "total": result.total, "pages": result.pages})
+
+
+@bp.get("/openapi.json")
+@spec.validate(security={}, resp=Response(HTTP_200=None))
+def openapi():
+    """The OpenAPI document (no key needed)."""
+    return jsonify(document())

@@ -1,0 +1,33 @@
+"""Review pages for the keyless local user: label an analysis from its result page, and the evaluation page."""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from pydantic import ValidationError
+
+from shared import labels
+from web.analyses.pages import OWNER, analysis_or_404, bp
+from web.core import schemas
+from web.core.db import get_session
+from web.evaluation import services as evaluation
+from web.review import schemas as schemas_review
+from web.review import services as review
+
+
+@bp.post("/analyses/<analysis_id>/labels")
+def label(analysis_id: str):
+    """The result page's label form (CSRF-protected); back to the result page."""
+    analysis = analysis_or_404(analysis_id)
+    try:
+        body = schemas_review.LabelIn.model_validate({k: v for k, v in request.form.items() if k != "csrf_token"})
+    except ValidationError as exc:
+        return render_template("error.html", status=400, message=schemas.problems(exc.errors())), 400
+    review.set_label(get_session(), analysis, body.label, body.note, OWNER)
+    flash(f"Labelled {body.label}.")
+    return redirect(url_for("pages.result", analysis_id=analysis.id), code=303)
+
+
+@bp.get("/evaluation")
+def evaluation_page():
+    """Verdicts and detector scores against the labels, per model version."""
+    return render_template("evaluation.html", figures=evaluation.evaluate(get_session(), OWNER),
+                           verdicts=evaluation.VERDICTS, rule=labels.RULE)
