@@ -8,9 +8,34 @@ from flask_wtf.csrf import CSRFProtect
 
 from shared import storage
 from shared.settings import Settings
+from web.analyses import api as analyses_api
+from web.analyses import pages as analyses_pages
+from web.batches import api as batches_api
+from web.batches import pages as batches_pages
+from web.core import auth, commands, db, errors, forms, health, metrics, openapi, params, queue, ratelimit, security
+from web.core.blueprints import is_api
 from web.core.forms import StrictRequest
+from web.evaluation import api as evaluation_api
+from web.evaluation import pages as evaluation_pages
+from web.reanalysis import api as reanalysis_api
+from web.reanalysis import pages as reanalysis_pages
+from web.reports import api as reports_api
+from web.reports import pages as reports_pages
+from web.review import api as review_api
+from web.review import pages as review_pages
 
 csrf = CSRFProtect()
+
+# every route the app serves: each capability's pages and its part of API v1, then what cuts across them
+BLUEPRINTS = (
+    analyses_pages.bp, analyses_api.bp,
+    batches_pages.bp, batches_api.bp,
+    review_pages.bp, review_api.bp,
+    reports_pages.bp, reports_api.bp,
+    reanalysis_pages.bp, reanalysis_api.bp,
+    evaluation_pages.bp, evaluation_api.bp,
+    openapi.bp, health.bp, metrics.bp,
+)
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -28,21 +53,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # the folder or bucket client, built once per process; copies a killed process left behind go
     storage.store_for(settings).prune_scratch(settings.scratch_max_age_s)
 
-    from web.analyses import pages_data  # noqa: F401 - register routes
-    from web.core import openapi
-    from web.batches import api as api_batches
-    from web.review import api as api_review
-    from web.review import pages as pages_review
-    from web.reports import api as api_report  # noqa: F401 - an analysis's report (issue 13)
-    from web.reports import pages as pages_report
-    from web.batches import pages as pages_batches  # noqa: F401 - the batch pages' routes
-    from web.reanalysis import api as api_reanalysis  # noqa: F401 - register routes
-    from web.reanalysis import pages as pages_reanalysis
-    from web.core import auth, commands, db, errors, forms, params, queue, ratelimit, security
-    from web.analyses.api import bp as api_bp
-    from web.core.health import bp as health_bp
-    from web.analyses.pages import bp as pages_bp
-
     security.init_app(app)  # the Host check first: nothing else runs for a host this server is not
     db.init_app(app)
     auth.init_app(app)
@@ -53,12 +63,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     params.init_app(app)
     ratelimit.init_app(app)  # after the NUL check: its key lookup reads the header
     errors.init_app(app)
-    csrf.exempt(api_bp)  # the API is not used by browser forms
-    app.register_blueprint(pages_bp)
-    app.register_blueprint(api_bp)
-    app.register_blueprint(health_bp)
-
-    from web.core import metrics  # /metrics (issue 12)
-
+    for bp in BLUEPRINTS:
+        if is_api(bp.name):
+            csrf.exempt(bp)  # the API is not used by browser forms
+        app.register_blueprint(bp)
     metrics.init_app(app)
     return app

@@ -1,40 +1,26 @@
-"""JSON API v1: analyses (single images). Batches are in web/api_batches.py on the same blueprint."""
+"""JSON API v1: analyses (single images): upload, status and result, list, derived files, preview, delete."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request, url_for
-from spectree import Response
+from flask import current_app, jsonify, request, url_for
 
 from web.analyses import services
-from web.analyses.uploads import UploadError
 from web.batches.services import check_callback
 from web.core import auth, params, schemas, serialize
+from web.core.blueprints import api_blueprint
 from web.core.db import get_session
 from web.core.errors import json_error
-from web.core.openapi import document, documented, responses, spec
+from web.core.openapi import documented, responses, spec
 from web.reanalysis import services as reanalysis
 from web.review import services as review
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-bp.before_request(auth.authenticate)
+bp = api_blueprint("analyses_api", __name__)
 
 
 @bp.before_request
 def _body_limit() -> None:
     """A single upload's body limit, set before anything (the request models included) reads the body."""
-    if request.endpoint == "api.create_analysis":
+    if request.endpoint == "analyses_api.create_analysis":
         request.max_content_length = current_app.config["SETTINGS"].max_upload_bytes + 64 * 1024
-    elif request.endpoint == "api.create_batch":
-        request.max_content_length = current_app.config["SETTINGS"].max_batch_bytes + 1024 * 1024
-
-
-@bp.errorhandler(params.BadParam)
-def bad_param(exc: params.BadParam):
-    return json_error(400, str(exc))
-
-
-@bp.errorhandler(UploadError)
-def upload_error(exc: UploadError):
-    return json_error(exc.status, exc.message)
 
 
 @bp.post("/analyses")
@@ -46,7 +32,7 @@ def create_analysis():
     analysis = services.submit(get_session(), request.files.get("file"), settings, auth.current_key(), callback)
     response = jsonify(serialize.summary(analysis))
     response.status_code = 202
-    response.headers["Location"] = url_for("api.get_analysis", analysis_id=analysis.id)
+    response.headers["Location"] = url_for("analyses_api.get_analysis", analysis_id=analysis.id)
     return response
 
 
@@ -120,10 +106,3 @@ def list_analyses():
     result = services.list_analyses(get_session(), page, per_page, auth.current_key(), params.filters(request.args))
     return jsonify({"items": review.summaries(get_session(), result.items), "page": result.page,
                     "per_page": result.per_page, "total": result.total, "pages": result.pages})
-
-
-@bp.get("/openapi.json")
-@spec.validate(security={}, resp=Response(HTTP_200=None))
-def openapi():
-    """The OpenAPI document (no key needed)."""
-    return jsonify(document())

@@ -1,35 +1,26 @@
-"""HTML pages for the local user: upload, result (polls the API), metadata, history, batches, derived images."""
+"""HTML pages for the local user: upload, result, metadata, history, delete, derived images; the result page's poll."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from shared import archive, images, labels, levels, privacy, signals
 from shared.images import ACCEPTED
 from shared.models import LABEL_NOTE_MAX
 from web.analyses import services
+from web.analyses.api import analysis_json
 from web.analyses.uploads import UploadError
-from web.batches import services as batches
 from web.core import params, serialize
+from web.core.blueprints import page_blueprint
 from web.core.db import get_session
 from web.core.errors import json_error, wants_json
 from web.reanalysis import services as reanalysis
 
-bp = Blueprint("pages", __name__)
+bp = page_blueprint("analyses", __name__)
 OWNER = None  # pages serve the local anonymous user; API keys see their own work through the API
 
 
 def _settings():
     return current_app.config["SETTINGS"]
-
-
-@bp.before_request
-def _ui_enabled():
-    """WEB_UI=false turns the pages (the keyless local user's interface) off; the API stays."""
-    if not _settings().web_ui:
-        return render_template("error.html", status=403,
-                               message="The web interface is turned off on this server (WEB_UI=false); use the API "
-                                       "with a key."), 403
-    return None
 
 
 def upload_page(error: UploadError | None = None):
@@ -65,7 +56,7 @@ def upload():
         return json_error(exc.status, exc.message) if wants_json() else upload_page(exc)
     if wants_json():
         return jsonify(serialize.summary(analysis)), 202
-    return redirect(url_for("pages.result", analysis_id=analysis.id), code=303)
+    return redirect(url_for("analyses.result", analysis_id=analysis.id), code=303)
 
 
 def analysis_or_404(analysis_id: str, **load):
@@ -73,6 +64,16 @@ def analysis_or_404(analysis_id: str, **load):
     if analysis is None:
         abort(404)
     return analysis
+
+
+@bp.get("/analyses/<analysis_id>/status")
+def analysis_status(analysis_id: str):
+    """What the result page polls: the same body as GET /api/v1/analyses/<id> (private values hidden).
+
+    The pages must not poll the keyed API: with REQUIRE_API_KEY=true and WEB_UI=true (the shipped compose file) the
+    API answers 401 to the browser, and a result page would wait for its verdict forever.
+    """
+    return jsonify(analysis_json(analysis_or_404(analysis_id, with_result=True), OWNER))
 
 
 @bp.get("/analyses/<analysis_id>")
@@ -103,7 +104,7 @@ def delete(analysis_id: str):
         return confirm_delete(analysis_id)
     services.delete_analysis(get_session(), analysis_or_404(analysis_id), _settings(), OWNER)
     flash("The analysis and its files were deleted; its labels are kept in the audit record.")
-    return redirect(url_for("pages.history"), code=303)
+    return redirect(url_for("analyses.history"), code=303)
 
 
 @bp.get("/analyses/<analysis_id>/metadata")
@@ -135,21 +136,6 @@ def history():
                            sorts=services.SORTS, label_choices=labels.LABELS,
                            model_versions=services.model_versions(get_session(), OWNER),
                            current=labels.current_for(get_session(), [a.id for a in page.items]))
-
-
-@bp.get("/batches/<batch_id>")
-def batch(batch_id: str):
-    """A batch with live progress: its script polls the batch status route and draws each file as it finishes."""
-    found = batches.get(get_session(), batch_id, OWNER)
-    if found is None:
-        abort(404)
-    try:
-        page_no, per_page = params.paging(request.args, 100)
-    except params.BadParam as exc:
-        return render_template("error.html", status=400, message=str(exc)), 400
-    return render_template("batch.html", batch=found, counts=batches.counts(get_session(), found),
-                           page=services.Page([], page_no, per_page, found.total),
-                           **reanalysis.page_context(get_session(), found, _settings()))
 
 
 @bp.get("/analyses/<analysis_id>/files/<name>")

@@ -5,13 +5,22 @@ from flask import Response, current_app, jsonify, request, url_for
 from sqlalchemy import select
 
 from shared.models import Analysis, Batch
-from web.analyses.api import bp
 from web.batches import export
 from web.batches import services as batches
 from web.core import auth, params, schemas, serialize
+from web.core.blueprints import api_blueprint
 from web.core.db import get_session
 from web.core.errors import json_error
 from web.core.openapi import documented, responses, spec
+
+bp = api_blueprint("batches_api", __name__)
+
+
+@bp.before_request
+def _body_limit() -> None:
+    """A batch's body limit, set before anything (the request models included) reads the body."""
+    if request.endpoint == "batches_api.create_batch":
+        request.max_content_length = current_app.config["SETTINGS"].max_batch_bytes + 1024 * 1024
 
 
 def _batch_or_404(batch_id: str) -> Batch | Response:
@@ -31,7 +40,7 @@ def create_batch():
                                     maps=request.form.get("maps", "").lower() in ("1", "true", "yes"))
     response = jsonify(serialize.batch_summary(batch, batches.counts(get_session(), batch)))
     response.status_code = 202 if created else 200
-    response.headers["Location"] = url_for("api.get_batch", batch_id=batch.id)
+    response.headers["Location"] = url_for("batches_api.get_batch", batch_id=batch.id)
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
     return response

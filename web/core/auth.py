@@ -1,4 +1,4 @@
-"""API authentication (Bearer keys), run before every API request; rate limits are in web/ratelimit.py."""
+"""API authentication (Bearer keys), run before every API request; rate limits are in web/core/ratelimit.py."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -45,7 +45,7 @@ def authenticate():
     if problem:
         return json_error(401, problem)
     g.api_key = key
-    if key is None and current_app.config["SETTINGS"].require_api_key and request.endpoint != "api.openapi":
+    if key is None and current_app.config["SETTINGS"].require_api_key and request.endpoint != "document_api.openapi":
         return json_error(401, "an API key is required: send 'Authorization: Bearer <api key>'")
     if key is None:  # the local single user must not be driven cross-site
         return _refuse_cross_site()

@@ -23,7 +23,7 @@ def wants_json() -> bool:
         request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
 
 
-BATCH_UPLOADS = ("api.create_batch", "pages.create_batch")  # their body limit is MAX_BATCH_MB
+BATCH_UPLOADS = ("batches_api.create_batch", "batches.create_batch")  # their body limit is MAX_BATCH_MB
 
 
 MESSAGES = {

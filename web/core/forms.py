@@ -25,12 +25,13 @@ def init_app(app: Flask) -> None:
 
 def _batch_part_limit() -> None:
     """A batch's part limit follows the files its key (or the keyless user) may send, instead of Werkzeug's 1,000."""
-    from web.core import auth
     from web.batches.services import max_batch_files
+    from web.core import auth
+    from web.core.blueprints import is_api
     from web.core.errors import BATCH_UPLOADS
 
     if request.endpoint in BATCH_UPLOADS:
-        key = auth.resolve()[0] if request.blueprint == "api" else None  # the pages are the keyless user's
+        key = auth.resolve()[0] if is_api() else None  # the pages are the keyless user's
         request.max_form_parts = max_batch_files(key, current_app.config["SETTINGS"]) + FIELD_PARTS
 
 

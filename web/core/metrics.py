@@ -24,7 +24,6 @@ def init_app(app: Flask) -> None:
         settings.metrics_dir.mkdir(parents=True, exist_ok=True)
         MultiProcessCollector(registry, path=str(settings.metrics_dir))
     app.extensions["metrics_registry"] = registry
-    app.register_blueprint(bp)
 
 
 @bp.get("/metrics")

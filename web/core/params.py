@@ -1,4 +1,4 @@
-"""Query-argument parsing shared by the API and the history page, through the models of web/schemas.py; bad
+"""Query-argument parsing shared by the API and the history page, through the models of web/core/schemas.py; bad
 values become a 400 with a message. Also the app-wide NUL check and the text-field check of forms and headers."""
 from __future__ import annotations
 

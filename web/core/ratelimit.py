@@ -12,6 +12,7 @@ from flask import Flask, request
 from flask_limiter import Limiter, RateLimitExceeded
 
 from web.core import auth
+from web.core.blueprints import is_api
 from web.core.errors import json_error
 
 
@@ -26,7 +27,7 @@ def _limit() -> str:
 
 
 def _exempt() -> bool:
-    if request.blueprint != "api":
+    if not is_api():
         return True
     key = auth.resolve()[0]
     return key is None or key.rate_limit_per_minute <= 0

@@ -1,8 +1,8 @@
 """Every API request's parameters and fields, and every JSON response, as pydantic models.
 
-Spectree (web/openapi.py) validates requests against these models and builds the OpenAPI document from them,
+Spectree (web/core/openapi.py) validates requests against these models and builds the OpenAPI document from them,
 so the document cannot drift from what is enforced; the history page parses its filters with the same models
-(web/params.py). Lengths come from the columns in shared/models.py.
+(web/core/params.py). Lengths come from the columns in shared/models.py.
 """
 from __future__ import annotations
 

@@ -31,8 +31,8 @@ def summary(a: Analysis) -> dict[str, Any]:
         "reused_from": a.reused_from,
         "model_version": a.model_version,
         "reanalysis_of": a.reanalysis_of,
-        "status_url": url_for("api.get_analysis", analysis_id=a.id, _external=False),
-        "page_url": url_for("pages.result", analysis_id=a.id),
+        "status_url": url_for("analyses_api.get_analysis", analysis_id=a.id, _external=False),
+        "page_url": url_for("analyses.result", analysis_id=a.id),
     }
     if a.status == Status.FAILED:
         body["error"] = a.error
@@ -44,15 +44,15 @@ def summary(a: Analysis) -> dict[str, Any]:
 def file_url(a: Analysis, name: str) -> str:
     """Derived files of API-key analyses are served by the API (key required); the local user's by the pages."""
     if a.api_key_id is not None:
-        return url_for("api.derived_file", analysis_id=a.id, name=name)
-    return url_for("pages.derived_file", analysis_id=a.id, name=name)
+        return url_for("analyses_api.derived_file", analysis_id=a.id, name=name)
+    return url_for("analyses.derived_file", analysis_id=a.id, name=name)
 
 
 def preview_url(a: Analysis) -> str:
     """Where the analysed image's preview is, on the same side (API or pages) as its other files."""
     if a.api_key_id is not None:
-        return url_for("api.preview", analysis_id=a.id)
-    return url_for("pages.preview", analysis_id=a.id)
+        return url_for("analyses_api.preview", analysis_id=a.id)
+    return url_for("analyses.preview", analysis_id=a.id)
 
 
 def detail(a: Analysis, private: bool = False) -> dict[str, Any]:
@@ -92,7 +92,7 @@ def detail(a: Analysis, private: bool = False) -> dict[str, Any]:
 def similar(a: Analysis, distance: int) -> dict[str, Any]:
     """An earlier analysis of the same or a near-identical image."""
     return {"id": a.id, "filename": a.filename, "verdict": a.verdict, "created_at": iso(a.created_at),
-            "distance_bits": distance, "page_url": url_for("pages.result", analysis_id=a.id)}
+            "distance_bits": distance, "page_url": url_for("analyses.result", analysis_id=a.id)}
 
 
 def batch_summary(b: Batch, counts: dict[str, int]) -> dict[str, Any]:
@@ -102,9 +102,9 @@ def batch_summary(b: Batch, counts: dict[str, int]) -> dict[str, Any]:
         "id": b.id, "name": b.name, "created_at": iso(b.created_at), "finished_at": iso(b.finished_at),
         "status": "done" if b.finished_at else "running", "total": b.total, "counts": counts,
         "progress": round(finished / b.total, 4) if b.total else 1.0, "callback_url": b.callback_url,
-        "status_url": url_for("api.get_batch", batch_id=b.id),
-        "results_url": url_for("api.batch_results", batch_id=b.id),
-        "page_url": url_for("pages.batch", batch_id=b.id),
+        "status_url": url_for("batches_api.get_batch", batch_id=b.id),
+        "results_url": url_for("batches_api.batch_results", batch_id=b.id),
+        "page_url": url_for("batches.batch", batch_id=b.id),
     }
 
 

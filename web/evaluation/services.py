@@ -68,7 +68,7 @@ def figures(version: str | None, rows: list[tuple[Analysis, str]]) -> dict[str, 
         "levels": _levels(scored),
         "disagreements": [{"id": a.id, "filename": a.filename, "label": lab, "verdict": a.verdict,
                            "fake_probability": a.fake_probability,
-                           "page_url": url_for("pages.result", analysis_id=a.id)}
+                           "page_url": url_for("analyses.result", analysis_id=a.id)}
                           for a, lab in scored if labels.is_disagreement(lab, a.verdict)],
     }
 

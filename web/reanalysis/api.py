@@ -4,15 +4,18 @@ from __future__ import annotations
 from flask import Response, current_app, jsonify, request, url_for
 
 from web.analyses import services
-from web.analyses.api import analysis_json, bp
+from web.analyses.api import analysis_json
 from web.batches import services as batches
 from web.core import auth, schemas, serialize
+from web.core.blueprints import api_blueprint
 from web.core.db import get_session
 from web.core.errors import json_error
 from web.core.openapi import responses, spec
 from web.reanalysis import compare
 from web.reanalysis import schemas as schemas_reanalysis
 from web.reanalysis import services as reanalysis
+
+bp = api_blueprint("reanalysis_api", __name__)
 
 
 def _answer(body: dict, created: bool, location: str) -> Response:
@@ -41,7 +44,8 @@ def reanalyse(analysis_id: str):
         return json_error(404, f"no analysis with id {analysis_id!r}")
     new, created = reanalysis.reanalyse(session, analysis, current_app.config["SETTINGS"], auth.current_key(),
                                         request.headers.get("Idempotency-Key"))
-    return _answer(analysis_json(new, auth.current_key()), created, url_for("api.get_analysis", analysis_id=new.id))
+    return _answer(analysis_json(new, auth.current_key()), created,
+                   url_for("analyses_api.get_analysis", analysis_id=new.id))
 
 
 @bp.post("/batches/<batch_id>/reanalyse")
@@ -59,7 +63,7 @@ def reanalyse_batch(batch_id: str):
     new, created = reanalysis.reanalyse_batch(session, batch, current_app.config["SETTINGS"], auth.current_key(),
                                               request.headers.get("Idempotency-Key"))
     return _answer(serialize.batch_summary(new, batches.counts(session, new)), created,
-                   url_for("api.get_batch", batch_id=new.id))
+                   url_for("batches_api.get_batch", batch_id=new.id))
 
 
 @bp.get("/analyses/<analysis_id>/comparison")

@@ -58,7 +58,7 @@ def run(session: Session, settings: Settings, old: str, current: str, limit: int
         report: Callable[[Progress], None] = lambda _: None) -> Progress:
     """Queue re-analyses of model `old`'s analyses, oldest first, `chunk` at a time; at most `limit` this run.
 
-    Raises web.queue.QueueUnavailable when the broker is down: the chunk is saved and the workers' sweep sends it.
+    Raises web.core.queue.QueueUnavailable when the broker is down: the chunk is saved and the workers' sweep sends it.
     """
     progress, after, races = Progress(), None, 0
     while limit is None or progress.queued < limit:

@@ -25,7 +25,7 @@ def side(a: Analysis) -> dict[str, Any]:
             "fake_probability": a.fake_probability,
             "metadata_score": a.metadata_score, "model_version": a.model_version, "finished_at": iso(a.finished_at),
             "error": a.error, "reasons": result.get("reasons", []), "thresholds": result.get("thresholds"),
-            "page_url": url_for("pages.result", analysis_id=a.id)}
+            "page_url": url_for("analyses.result", analysis_id=a.id)}
 
 
 def compare(old: Analysis, new: Analysis) -> dict[str, Any]:

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, url_for
 
-from web.analyses.pages import OWNER, analysis_or_404, bp
+from web.analyses.pages import OWNER, analysis_or_404
 from web.batches import services as batches
+from web.core.blueprints import page_blueprint
 from web.core.db import get_session
 from web.reanalysis import services as reanalysis
 from web.reanalysis.api import comparison as comparison_body
+
+bp = page_blueprint("reanalysis", __name__)
 
 
 def _refused(exc: reanalysis.CannotReanalyse):
@@ -25,7 +28,7 @@ def reanalyse(analysis_id: str):
     # removed by the page once the verdict is in (a "while-running" flash)
     flash("Re-analysing with the current model." if created else "This re-analysis was already under way.",
           "while-running")
-    return redirect(url_for("pages.result", analysis_id=new.id), code=303)
+    return redirect(url_for("analyses.result", analysis_id=new.id), code=303)
 
 
 @bp.post("/batches/<batch_id>/reanalyse")
@@ -40,7 +43,7 @@ def reanalyse_batch(batch_id: str):
         return _refused(exc)
     flash("Re-analysing the batch with the current model." if created else
           "This batch's re-analysis was already under way.", "while-running")
-    return redirect(url_for("pages.batch", batch_id=new.id), code=303)
+    return redirect(url_for("batches.batch", batch_id=new.id), code=303)
 
 
 @bp.get("/analyses/<analysis_id>/comparison")

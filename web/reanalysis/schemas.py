@@ -1,4 +1,5 @@
-"""Response models of re-analysis: the comparison of a re-analysis with the analysis it re-ran (web/compare.py)."""
+"""Response models of re-analysis: the comparison of a re-analysis with the analysis it re-ran
+(web/reanalysis/compare.py)."""
 from __future__ import annotations
 
 from typing import Any, Literal

@@ -198,12 +198,12 @@ def links(session: Session, a: Analysis) -> dict[str, Any]:
 def link(a: Analysis) -> dict[str, Any]:
     """A short reference to a related analysis."""
     return {"id": a.id, "status": a.status, "verdict": a.verdict, "model_version": a.model_version,
-            "created_at": iso(a.created_at), "status_url": url_for("api.get_analysis", analysis_id=a.id),
-            "page_url": url_for("pages.result", analysis_id=a.id)}
+            "created_at": iso(a.created_at), "status_url": url_for("analyses_api.get_analysis", analysis_id=a.id),
+            "page_url": url_for("analyses.result", analysis_id=a.id)}
 
 
 def comparison_url(a: Analysis) -> str:
     """The comparison of a re-analysis with the analysis it re-ran, on the API for a key's, the pages otherwise."""
     if a.api_key_id is not None:
-        return url_for("api.get_comparison", analysis_id=a.id)
-    return url_for("pages.comparison", analysis_id=a.id)
+        return url_for("reanalysis_api.get_comparison", analysis_id=a.id)
+    return url_for("reanalysis.comparison", analysis_id=a.id)

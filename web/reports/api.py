@@ -1,17 +1,19 @@
-"""JSON API v1: the report of one analysis (web/report.py), the twin of its printable page."""
+"""JSON API v1: the report of one analysis (web/reports/services.py), the twin of its printable page."""
 from __future__ import annotations
 
 from flask import current_app, jsonify, request
 
 from web.analyses import services
-from web.analyses.api import bp
 from web.core import auth
+from web.core.blueprints import api_blueprint
 from web.core.db import get_session
 from web.core.errors import json_error
 from web.core.openapi import responses, spec
 from web.core.schemas import Private
 from web.reports import services as report
 from web.reports.schemas import Report
+
+bp = api_blueprint("reports_api", __name__)
 
 
 @bp.get("/analyses/<analysis_id>/report")

@@ -9,9 +9,12 @@ from typing import Any
 from flask import jsonify, render_template, request
 
 from shared.verdict import probability_text
-from web.analyses.pages import _settings, analysis_or_404, bp
+from web.analyses.pages import _settings, analysis_or_404
+from web.core.blueprints import page_blueprint
 from web.core.db import get_session
 from web.reports import services as report
+
+bp = page_blueprint("reports", __name__)
 
 VALUE_MAX = 300  # characters of an evidence value on paper; the JSON has it whole
 

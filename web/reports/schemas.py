@@ -1,4 +1,4 @@
-"""Response model of an analysis's report (web/report.py); see web/schemas.py."""
+"""Response model of an analysis's report (web/reports/services.py); see web/core/schemas.py."""
 from __future__ import annotations
 
 from typing import Literal

@@ -2,7 +2,7 @@
 (GET /api/v1/analyses/<id>/report, and /analyses/<id>/report.json for the pages) both show.
 
 Every fact is read where it lives, never copied: the file, times and verdict from the analysis row (through
-web/serialize.py, so URLs and privacy are the API's); the model version, each detector's version and weight and the
+web/core/serialize.py, so URLs and privacy are the API's); the model version, each detector's version and weight and the
 thresholds that decided this verdict from what the worker stored with it (result["detectors"], result["thresholds"]:
 the ensemble spec's and shared/verdict.py's values when it ran); how the thresholds were chosen from the ensemble
 spec (models/ensemble.json, when it is still the one that set them); evidence groups and titles from the signal

@@ -1,18 +1,19 @@
-"""JSON API v1: reviewers' labels on analyses, the labels export and the evaluation against the labels."""
+"""JSON API v1: reviewers' labels on analyses, the labels export and the audit record of deleted labels."""
 from __future__ import annotations
 
 from flask import jsonify, request, url_for
 
 from shared import labels
 from web.analyses import services
-from web.analyses.api import bp
 from web.core import auth, params
+from web.core.blueprints import api_blueprint
 from web.core.db import get_session
 from web.core.errors import json_error
 from web.core.openapi import documented, responses, spec
-from web.evaluation import services as evaluation
 from web.review import schemas
 from web.review import services as review
+
+bp = api_blueprint("review_api", __name__)
 
 
 @bp.post("/analyses/<analysis_id>/labels")
@@ -27,7 +28,7 @@ def set_label(analysis_id: str):
     row = review.set_label(session, analysis, body.label, body.note, auth.current_key())
     response = jsonify(review.label_json(row))
     response.status_code = 201
-    response.headers["Location"] = url_for("api.get_labels", analysis_id=analysis_id)
+    response.headers["Location"] = url_for("review_api.get_labels", analysis_id=analysis_id)
     return response
 
 
@@ -59,9 +60,3 @@ def export_labels():
     fmt = params.parse(schemas.LabelsExportFormat, request.args).format
     return review.export_response(get_session(), auth.current_key(), fmt)
 
-
-@bp.get("/evaluation")
-@spec.validate(resp=responses(HTTP_200=schemas.Evaluation))
-def get_evaluation():
-    """Verdicts and scores against the caller's labels, per model version: confusion matrix, FPR/TPR, ROC-AUC."""
-    return jsonify(evaluation.evaluate(get_session(), auth.current_key()))

@@ -1,16 +1,17 @@
-"""Review pages for the keyless local user: label an analysis from its result page, and the evaluation page."""
+"""Review pages for the keyless local user: label an analysis from its result page."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from pydantic import ValidationError
 
-from shared import labels
-from web.analyses.pages import OWNER, analysis_or_404, bp
+from web.analyses.pages import OWNER, analysis_or_404
 from web.core import schemas
+from web.core.blueprints import page_blueprint
 from web.core.db import get_session
-from web.evaluation import services as evaluation
 from web.review import schemas as schemas_review
 from web.review import services as review
+
+bp = page_blueprint("review", __name__)
 
 
 @bp.post("/analyses/<analysis_id>/labels")
@@ -23,11 +24,5 @@ def label(analysis_id: str):
         return render_template("error.html", status=400, message=schemas.problems(exc.errors())), 400
     review.set_label(get_session(), analysis, body.label, body.note, OWNER)
     flash(f"Labelled {body.label}.")
-    return redirect(url_for("pages.result", analysis_id=analysis.id), code=303)
+    return redirect(url_for("analyses.result", analysis_id=analysis.id), code=303)
 
-
-@bp.get("/evaluation")
-def evaluation_page():
-    """Verdicts and detector scores against the labels, per model version."""
-    return render_template("evaluation.html", figures=evaluation.evaluate(get_session(), OWNER),
-                           verdicts=evaluation.VERDICTS, rule=labels.RULE)

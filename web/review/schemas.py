@@ -1,4 +1,5 @@
-"""Request and response models of the review API (labels, the labels export, the evaluation); see web/schemas.py."""
+"""Request and response models of the review API (labels, the labels export) and of the evaluation; see
+web/core/schemas.py."""
 from __future__ import annotations
 
 from typing import Literal
