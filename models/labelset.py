@@ -18,7 +18,7 @@ from models.data import Item
 from shared import storage
 
 CLASSES = {"real": 0, "fake": 1}
-_CSV_GUARDED = ("=", "+", "-", "@", "\t", "\r")  # web/export.py prefixes such text with "'"
+_CSV_GUARDED = ("=", "+", "-", "@", "\t", "\r")  # web/batches/export.py prefixes such text with "'"
 
 
 @dataclass

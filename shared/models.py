@@ -161,7 +161,7 @@ class Analysis(Base):
         Index("uq_analyses_unfinished_reanalysis", "reanalysis_of", unique=True,
               sqlite_where=UNFINISHED, postgresql_where=UNFINISHED),
         # at most one single upload of the same bytes in flight per owner (0: the keyless user) and callback:
-        # concurrent identical uploads, on any number of web processes, share it (web/services.py submit)
+        # concurrent identical uploads, on any number of web processes, share it (web/analyses/services.py submit)
         Index("uq_analyses_in_flight_upload", text("coalesce(api_key_id, 0)"), "sha256",
               text("coalesce(callback_url, '')"), unique=True,
               sqlite_where=IN_FLIGHT_UPLOAD, postgresql_where=IN_FLIGHT_UPLOAD),

@@ -1,7 +1,7 @@
 """The registry of evidence signals: every kind an evidence item may have, its group, title and role.
 
 One place for this open set (STYLE.md, point 15): the evidence type and the OpenAPI enum (shared/evidence.py's
-``Kind``, used by web/schemas.py), the verdict (shared/verdict.py), the pipeline's ``has_provenance``
+``Kind``, used by web/core/schemas.py), the verdict (shared/verdict.py), the pipeline's ``has_provenance``
 (worker/pipeline.py) and the result page (given ``as_data()`` as JSON by its template) all read it. Adding a
 signal is one entry here, the module that emits it, and its test (tests/test_signals_registry.py checks that
 every kind the worker emits is listed).

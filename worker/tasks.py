@@ -44,7 +44,7 @@ def _run(ids: list[str], job_size: int | None = None) -> tuple[list[str], bool]:
     timed_out = False
     try:
         finished = runner.run_chunk(ids, res, owner)
-    except SoftTimeLimitExceeded:  # the job's limit is TASK_SOFT_TIME_LIMIT per analysis (web.queue sets it)
+    except SoftTimeLimitExceeded:  # the job's limit is TASK_SOFT_TIME_LIMIT per analysis (web.core.queue sets it)
         n = job_size or len(ids)
         each, (soft, _) = res.settings.task_soft_time_limit, res.settings.job_time_limits(n)
         reason = (f"the analysis took longer than the {each} s limit" if n == 1 else
