@@ -1,0 +1,1 @@
+"""One image: upload, result, metadata, history, delete, derived files and preview (pages and API)."""

@@ -1,0 +1,1 @@
+"""Batches of many images: upload, progress, past batches, exports (pages and API)."""

@@ -1,0 +1,1 @@
+"""What cuts across the capabilities: auth, errors, limits, parameters, database, queue, OpenAPI, blueprints."""

@@ -1,0 +1,1 @@
+"""Verdicts and scores against the reviewers' labels, per model version (page and API)."""

@@ -1,0 +1,1 @@
+"""An analysis's report to keep: the printable page and its JSON (pages and API)."""
