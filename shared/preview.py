@@ -17,9 +17,11 @@ from PIL import Image, ImageOps
 from shared import limits
 from shared.storage import Store
 
-PREVIEW_SIDE = 1024  # the long side at most, in pixels
+# The long side at most, in pixels. The forensic maps are drawn at the same size (worker/signals/forensics.py), so
+# the map viewer lays a map over the preview pixel for pixel; 1600 px leaves detail to zoom into.
+PREVIEW_SIDE = 1600
 PREVIEW_NAME = "preview.jpg"
-FALLBACK_MAX_PIXELS = 4 * PREVIEW_SIDE * PREVIEW_SIDE  # what the web may decode for a preview: about 4 MP
+FALLBACK_MAX_PIXELS = 4 * 1024 * 1024  # what the web may decode for a preview: about 4 MP
 limits.apply_to_pillow()
 
 try:  # HEIC/HEIF uploads (the worker registers the same opener)

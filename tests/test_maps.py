@@ -81,7 +81,8 @@ def test_large_photo_is_reduced_before_grad_cam(monkeypatch, det):
     out = maps.attention_overlay_map(det, big)
     elapsed = time.perf_counter() - t
     assert seen == [(800, 600)]  # 12 MP box-reduced 5x: short side still >= 512 for the model's own resize
-    assert max(out.size) <= OUTPUT_MAX_SIDE and out.size == (800, 600)
+    # but drawn over the image at the other maps' size, so that the viewer can lay it over the preview
+    assert out.size == (OUTPUT_MAX_SIDE, OUTPUT_MAX_SIDE * 3 // 4)
     assert elapsed < 5  # tiny model: this is the overlay's own cost (well under 1 s when the CPU is free)
 
 
@@ -98,3 +99,20 @@ def test_overlay_of_flat_heat_and_tiny_images():
         img = Image.new("RGB", size, "white")
         out = maps.overlay(img, np.zeros((5, 5), np.float32))
         assert max(out.size) <= OUTPUT_MAX_SIDE and out.mode == "RGB"
+
+
+@pytest.mark.parametrize("size", [(4001, 2999), (1999, 1333), (3000, 4000), (640, 480), (2049, 1537)])
+def test_maps_have_the_previews_geometry(tmp_path, det, size):
+    """The map viewer lays each map over the preview: every map within a pixel of the preview's size."""
+    import io
+
+    from shared import preview
+    from worker.signals import forensics
+
+    img = Image.new("RGB", size, (90, 120, 60))
+    with Image.open(io.BytesIO(preview.encode(img))) as shown:
+        expected = shown.size
+    info = maps.write_maps(forensics.analysis_copy(img), tmp_path, det)
+    for m in info:
+        with Image.open(tmp_path / m["name"]) as out:
+            assert all(abs(a - b) <= 1 for a, b in zip(out.size, expected)), (m["name"], out.size, expected)

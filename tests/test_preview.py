@@ -13,7 +13,7 @@ from tests.conftest import make_jpeg
 from tests.test_pages import csrf_token
 
 
-def rotated_jpeg(size=(1600, 900), orientation=6) -> bytes:
+def rotated_jpeg(size=(2400, 1350), orientation=6) -> bytes:
     """A landscape JPEG whose EXIF says "rotate 90° to view": upright it is portrait."""
     img = Image.new("RGB", size, (200, 30, 30))
     img.paste((10, 200, 10), (0, 0, size[0] // 4, size[1] // 4))  # a green block top-left as stored
@@ -29,7 +29,7 @@ def test_render_applies_orientation_and_downscales(tmp_path):
     path.write_bytes(rotated_jpeg())
     with Image.open(io.BytesIO(preview.render(path, 10**8))) as out:
         assert out.format == "JPEG" and out.mode == "RGB"
-        assert out.size == (576, 1024)  # 900x1600 upright, long side 1024
+        assert out.size == (900, 1600)  # 1350x2400 upright, long side PREVIEW_SIDE
         assert out.getpixel((out.width - 20, 20))[1] > 150  # the block is now top-right
         assert "exif" not in out.info  # the original's metadata does not travel
 
@@ -70,7 +70,7 @@ def test_page_preview_is_upright_and_small_then_gone_after_delete(app, client):
     assert resp.status_code == 200 and resp.mimetype == "image/jpeg"
     assert resp.data != original and "private" in resp.headers["Cache-Control"]
     with Image.open(io.BytesIO(resp.data)) as out:
-        assert out.size == (576, 1024)
+        assert out.size == (900, 1600)
     assert client.get(status["preview_url"], headers={"If-None-Match": resp.headers["ETag"]}).status_code == 304
     client.post(f"/analyses/{analysis_id}/delete", data={"csrf_token": csrf_token(client), "confirm": "yes"})
     gone = client.get(f"/analyses/{analysis_id}/preview")
@@ -173,7 +173,7 @@ def test_the_worker_stores_the_preview_before_the_analysis_is_done(app, client, 
     stored = storage.store_for(app.config["SETTINGS"]).open_derived(sha, preview.PREVIEW_NAME)
     assert stored is not None
     with Image.open(stored) as out:
-        assert out.format == "JPEG" and out.size == (576, 1024)
+        assert out.format == "JPEG" and out.size == (900, 1600)
         assert out.getpixel((out.width - 20, 20))[1] > 150  # upright: the block is top-right
     request.getfixturevalue("no_decoding")
     resp = client.get(f"/analyses/{analysis_id}/preview")

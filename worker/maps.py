@@ -75,7 +75,9 @@ def attention_overlay_map(det: Any, img: Image.Image) -> Image.Image:
     covered = np.zeros((h, w), bool)
     for x, y in preprocess.crop_boxes(w, h, det.input_size):
         covered[y:y + det.input_size, x:x + det.input_size] = True
-    return overlay(small, heat, covered)
+    # drawn over the image itself, not the model's reduced copy: the same size as the other maps and the
+    # preview, and sharp when the map viewer zooms in (the heat is coarse anyway)
+    return overlay(preprocess.to_rgb(img), heat, covered)
 
 
 def overlay(img: Image.Image, heat: np.ndarray, covered: np.ndarray | None = None) -> Image.Image:

@@ -2,9 +2,10 @@
 
 Both are cheap (one JPEG encode or one median filter). An image up to ``ANALYSIS_MAX_SIDE`` on its long
 side is analysed at its own pixels; a larger one has lost its pixel-level traces to any resize anyway, so it
-is brought straight down to ``OUTPUT_MAX_SIDE`` (a quarter of the work of 2048 px: the maps were 73 % of an
-upload's time in the benchmark). Every map is returned at most ``OUTPUT_MAX_SIDE`` on its long side. They are aids for a human eye, not detectors: the
-labels in ``MAP_LABELS`` say what each can and cannot show.
+is brought straight down to ``OUTPUT_MAX_SIDE`` (well under the work of 2048 px: the maps were 73 % of an
+upload's time in the benchmark). Every map is returned at most ``OUTPUT_MAX_SIDE`` on its long side, the size of
+the preview it is shown over. They are aids for a human eye, not detectors: the labels in ``MAP_LABELS`` say what
+each can and cannot show.
 """
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from io import BytesIO
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
+from shared import preview
 from worker.decode import to_rgb
 
 ANALYSIS_MAX_SIDE = 2048
-OUTPUT_MAX_SIDE = 1024
+OUTPUT_MAX_SIDE = preview.PREVIEW_SIDE  # the map viewer overlays each map on the preview: the same geometry
 ELA_QUALITY = 90
 
 MAP_LABELS = {
@@ -25,7 +27,7 @@ MAP_LABELS = {
         "Regions that were pasted or edited after the last save can stand out as brighter or darker than "
         "similar texture around them. It cannot tell AI from real: edges and fine texture are always bright, "
         "a fully generated image is uniformly 'consistent', and re-compression or resizing (including ours: "
-        "images over 2048 px are analysed at 1024 px) evens the levels out."
+        f"images over {ANALYSIS_MAX_SIDE} px are analysed at {OUTPUT_MAX_SIDE} px) evens the levels out."
     ),
     "noise": (
         "Noise residual: the image minus a 3x3 median-filtered copy, amplified. Camera sensor noise is fine "
