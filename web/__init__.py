@@ -12,7 +12,8 @@ from web.analyses import api as analyses_api
 from web.analyses import pages as analyses_pages
 from web.batches import api as batches_api
 from web.batches import pages as batches_pages
-from web.core import auth, commands, db, errors, forms, health, metrics, openapi, params, queue, ratelimit, security
+from web.core import (apidocs, auth, commands, db, errors, forms, health, metrics, openapi, params, queue, ratelimit,
+                      security)
 from web.core.blueprints import is_api
 from web.core.forms import StrictRequest
 from web.evaluation import api as evaluation_api
@@ -34,7 +35,7 @@ BLUEPRINTS = (
     reports_pages.bp, reports_api.bp,
     reanalysis_pages.bp, reanalysis_api.bp,
     evaluation_pages.bp, evaluation_api.bp,
-    openapi.bp, health.bp, metrics.bp,
+    openapi.bp, apidocs.bp, health.bp, metrics.bp,
 )
 
 
