@@ -115,7 +115,10 @@
     for (const m of maps || []) {
       const fig = el("figure");
       const img = el("img"); img.src = m.url; img.alt = m.title || m.name;
-      fig.append(el("h4", m.title || m.name), img, el("figcaption", m.label || ""));
+      const open = el("button", "Examine: zoom, overlay on the image", "examine");
+      open.type = "button";
+      for (const node of [img, open]) Object.assign(node.dataset, {mapUrl: m.url, mapTitle: m.title || m.name});
+      fig.append(el("h4", m.title || m.name), img, open, el("figcaption", m.label || ""));  // mapviewer.js opens it
       box.append(fig);
     }
     $("maps-box").hidden = !(maps && maps.length);
