@@ -54,7 +54,7 @@ def _shared(state: list[dict]) -> dict:
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_map_viewer_zooms_pans_overlays_and_closes(mapped_result, browser, viewport, tmp_path):  # noqa: F811
-    page = browser.new_page(viewport=viewport)
+    page = browser.new_page(viewport=viewport, has_touch=viewport is PHONE)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -138,7 +138,16 @@ def test_map_viewer_zooms_pans_overlays_and_closes(mapped_result, browser, viewp
         page.wait_for_function("() => document.querySelector('.mv-over').src.endsWith('noise.png')")
         assert page.locator("#mv-title").inner_text() == "Noise residual"
 
-        if viewport is PHONE:
+        if viewport is PHONE:  # a two-finger pinch on the map's pane zooms both panes about the fingers' midpoint
+            before = _shared(_state(page))
+            box = page.locator(".mv-pane").nth(1).bounding_box()
+            cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            touch = page.context.new_cdp_session(page)
+            for kind, half in (("touchStart", 40), ("touchMove", 60), ("touchMove", 80)):
+                touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [
+                    {"x": cx - half, "y": cy, "id": 1}, {"x": cx + half, "y": cy, "id": 2}]})
+            touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+            assert _shared(_state(page))["scale"] == pytest.approx(before["scale"] * 2, rel=0.02)
             fits = page.evaluate("""() => { const r = document.getElementById('map-viewer').getBoundingClientRect();
               return {scroll: document.documentElement.scrollWidth, right: r.right, bottom: r.bottom,
                       small: [...document.querySelectorAll('#map-viewer button')].filter((b) => b.offsetWidth &&
