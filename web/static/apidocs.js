@@ -3,7 +3,7 @@
   "use strict";
   const root = document.getElementById("swagger-ui");
   if (!root || typeof SwaggerUIBundle === "undefined") return;
-  window.ui = SwaggerUIBundle({
+  SwaggerUIBundle({
     url: root.dataset.openapiUrl,
     domNode: root,
     deepLinking: true,
