@@ -159,13 +159,13 @@ def c2pa_evidence(path: str) -> list[Evidence]:
         codes = {s["code"] for s in statuses if label in str(s.get("url"))}
         m_trust = _trust(codes) if codes else trust
         sig = manifest.get("signature_info") or {}
-        signer, generator = _signer(manifest), _tool(manifest)
+        signer, generator, actions = _signer(manifest), _tool(manifest), _actions(manifest)
         context = f" ({role} manifest, signer {signer}, {m_trust}, store {state})"
         out.append(item("c2pa", f"c2pa.manifest[{label}]", {
             "role": role, "title": manifest.get("title"), "claim_generator": generator,
             "signer": {k: sig.get(k) for k in ("issuer", "common_name", "time", "alg") if sig.get(k)},
-            "trust": m_trust, "actions": _actions(manifest)}, "neutral",
-            c2pa_words.manifest_reason(role, signer, generator, sig.get("time"), _actions(manifest), m_trust)))
+            "trust": m_trust, "actions": actions}, "neutral",
+            c2pa_words.manifest_reason(role, signer, generator, sig.get("time"), actions, m_trust)))
         for assertion in manifest.get("assertions") or []:
             for jpath, value in _source_types(assertion.get("data"), str(assertion.get("label"))):
                 ev = source_type_item(f"c2pa.manifest[{label}].{jpath}", value, kind="c2pa", context=context,
