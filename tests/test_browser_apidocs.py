@@ -6,11 +6,12 @@ import pytest
 
 from tests.test_browser_pages import live  # noqa: F401 - a live server without a worker: the page needs none
 from tests.test_browser_result import browser  # noqa: F401 - one Chromium for this module
+from tests.test_browser import DESKTOP, PHONE
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("viewport", [{"width": 1366, "height": 900}, {"width": 390, "height": 844}],
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE],
                          ids=["desktop", "phone"])
 def test_docs_page_renders_our_operations_offline(live, browser, viewport, tmp_path):  # noqa: F811
     server, app = live
@@ -40,8 +41,8 @@ def test_docs_page_renders_our_operations_offline(live, browser, viewport, tmp_p
         page.locator(".opblock-post.is-open .responses-table").first.wait_for(timeout=10_000)
         assert page.locator(".opblock-post.is-open").get_by_text("202", exact=True).count() >= 1
         page.screenshot(path=str(tmp_path / "apidocs.png"))
-        if viewport["width"] == 390:
-            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        if viewport == PHONE:
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         assert problems == [] and elsewhere == []
     finally:
         page.close()

@@ -13,11 +13,10 @@ import pytest
 from shared import levels
 from tests.conftest import camera_like_jpeg, make_png
 from tests.live import WebServer, Worker, app_for, isolated
-from tests.test_browser import ARGS, CHROMIUM
+from tests.test_browser import ARGS, CHROMIUM, DESKTOP, PHONE
 
 pytestmark = pytest.mark.slow
 MAX_FILES = 6  # the web server's MAX_BATCH_FILES here, so "too many" is cheap to reach
-PHONE = {"width": 390, "height": 844}
 
 DROP = """async (files) => {
   const transfer = new DataTransfer();
@@ -85,7 +84,7 @@ def _wait_done(page) -> None:
 
 def test_dropped_mixed_files_become_a_batch_that_fills_in_live(stack, photos):
     web, page, errors = stack
-    page.set_viewport_size({"width": 1280, "height": 900})
+    page.set_viewport_size(DESKTOP)
     page.goto(web.url + "/")
     dropped = [{"name": n, "type": "image/png" if n.endswith(".png") else "image/jpeg",
                 "b64": base64.b64encode(d).decode()} for n, d in photos.items()]
@@ -142,7 +141,7 @@ def test_dropped_mixed_files_become_a_batch_that_fills_in_live(stack, photos):
 
 def test_folder_and_too_many_files_are_checked_before_sending(stack, photos, tmp_path):
     web, page, errors = stack
-    page.set_viewport_size({"width": 1280, "height": 900})
+    page.set_viewport_size(DESKTOP)
     folder = tmp_path / "assignment"
     folder.mkdir()
     for name in ("harbour.jpg", "diagram.png"):

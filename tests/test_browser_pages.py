@@ -11,11 +11,10 @@ from shared import storage
 from shared.models import Analysis, Batch, Maps, Status
 from tests.conftest import make_jpeg
 from tests.live import WebServer, app_for, isolated
-from tests.test_browser import CHROMIUM
+from tests.test_browser import CHROMIUM, DESKTOP, PHONE
 from tests.test_browser_result import browser  # noqa: F401 - one Chromium for this module
 
 pytestmark = pytest.mark.slow
-DESKTOP, PHONE = {"width": 1366, "height": 900}, {"width": 390, "height": 844}
 WIDTHS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1366", "390"])
 SCROLL_WIDTH = "() => document.documentElement.scrollWidth"
 

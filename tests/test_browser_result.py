@@ -11,10 +11,9 @@ from shared import levels, signals
 from shared.models import Analysis, Status
 from tests.conftest import camera_like_jpeg, write_tags
 from tests.live import ROOT, WebServer, Worker, app_for, isolated
-from tests.test_browser import ARGS, CHROMIUM
+from tests.test_browser import ARGS, CHROMIUM, DESKTOP, PHONE
 
 pytestmark = pytest.mark.slow
-DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 PREVIEW_LOADED = "() => { const i = document.getElementById('preview'); return i.complete && i.naturalWidth > 0; }"
 
 
@@ -92,7 +91,7 @@ def test_preview_is_upright_beside_or_above_the_verdict(rotated_result, browser,
         else:  # stacked, the level first and its meaning on the first screen, nothing wider than the phone
             assert g["verdict"][1] < g["preview"][1]
             assert g["meaning"] <= viewport["height"]
-            assert g["scroll"] <= 390
+            assert g["scroll"] <= PHONE["width"]
     finally:
         page.close()
 
@@ -144,7 +143,7 @@ def test_detector_and_decisive_provenance_cards(live, rotated_result, browser, v
             ["provenance", "metadata", "model"]
         assert groups.nth(0).locator("h4").inner_text() == signals.GROUPS["provenance"]
         if viewport is PHONE:
-            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     finally:
         page.close()
 
@@ -173,7 +172,7 @@ def test_broken_content_credentials_read_as_sentences(live, rotated_result, brow
         assert "adjusted colours" in text and "not on a trust list" in text
         assert "{" not in text and "signer issuer" in text  # the value as lines
         if viewport is PHONE:
-            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         page.goto(f"{web.url}/analyses/{crafted_id}/report")
         printed = page.locator("#r-evidence").inner_text()
         assert "Modified after it was signed by C2PA Test Signing Cert" in printed and "{" not in printed

@@ -13,7 +13,7 @@ from models import finetune, metrics, preprocess
 from tests.test_detector_held_out import held_out_sample
 
 HELD_OUT = ("real/afhq-animals", "fake/comfyui")  # a pair the source-held-out cross-validation scores well
-PER_SOURCE = 5
+PER_SOURCE = 3  # held-out AUCs 0.87 (crops) and 0.85 (half) on this pair; 5 took 40 % longer
 PER_HELD_OUT = 30
 STEPS = 120
 MIN_AUC = 0.75

@@ -10,6 +10,7 @@ import redis
 from sqlalchemy import select
 
 from shared.models import Batch, WebhookDelivery
+from shared.settings import Settings
 from tests.conftest import make_jpeg
 from tests.live import Worker, app_for, emptied, isolated
 from tests.receivers import RawReceiver, Receiver
@@ -88,7 +89,9 @@ def test_a_batch_that_finishes_while_redis_is_down_still_calls_back_once(request
     receiver = Receiver()
     with app_for(overrides) as app:
         client = app.test_client()
-        worker = Worker(overrides, env=FAST | {"SWEEP_INTERVAL_S": "1", "TASK_SOFT_TIME_LIMIT": "30"}).wait_ready()
+        soft_s = 15  # short, so that the wait past a one-analysis job's hard limit below is short too
+        hard_s = Settings.from_env(task_soft_time_limit=soft_s).task_time_limit
+        worker = Worker(overrides, env=FAST | {"SWEEP_INTERVAL_S": "1", "TASK_SOFT_TIME_LIMIT": str(soft_s)}).wait_ready()
         try:
             files = [(io.BytesIO(make_jpeg((400 + i, 300), color=(i * 30, 20, 200))), f"r{i}.jpg") for i in range(8)]
             resp = client.post("/api/v1/batches", data={"files": files, "callback_url": receiver.url},
@@ -107,9 +110,9 @@ def test_a_batch_that_finishes_while_redis_is_down_still_calls_back_once(request
                               content_type="multipart/form-data")
             assert bad.status_code == 202, bad.get_json()
             wait_for(lambda: status()["status"] == "done", 120, "the batch did not finish while Redis was down")
-            # down past the task's hard time limit (60 s): a task that waits for the broker to publish its
-            # webhook is killed there, and that webhook is gone
-            time.sleep(max(0.0, down_at + 75 - time.monotonic()))
+            # down past a task's hard time limit: a task that waits for the broker to publish its webhook is
+            # killed there, and that webhook is gone
+            time.sleep(max(0.0, down_at + hard_s + 15 - time.monotonic()))
             restart()
             calls = receiver.wait(2, timeout=60)
             time.sleep(3)
