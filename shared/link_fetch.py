@@ -257,6 +257,9 @@ def _connect(target: addresses.Target, clock: _Clock, settings: Settings) -> tup
             try:
                 sock.settimeout(clock.left())
                 sock = context.wrap_socket(sock, server_hostname=target.host)
+            except (socket.timeout, TimeoutError):  # its reads waited until the deadline
+                sock.close()
+                raise clock.too_slow() from None
             except ssl.SSLCertVerificationError as exc:
                 sock.close()
                 raise LinkError(502, f"the TLS certificate of {where} is not valid: "

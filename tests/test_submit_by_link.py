@@ -349,3 +349,143 @@ def test_the_upload_page_form_posts_a_link_with_the_session_csrf_token(overrides
         assert html.status_code == 422 and "answered HTTP 404" in html.get_data(as_text=True)
     finally:
         app.extensions["db_engine"].dispose()
+
+
+# --- https: the checked address, the URL's name for SNI and the certificate; the watchdog on a stalled handshake ---
+
+@pytest.fixture(scope="module")
+def tls_images(tmp_path_factory, images):
+    """An https server on 127.0.0.1 for the name `localhost`, with a self-signed certificate; the names it was
+    asked for (SNI) are recorded."""
+    import datetime
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    folder = tmp_path_factory.mktemp("tls")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    context.sni_callback = lambda _sock, server_name, _ctx: names.append(server_name)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(images.photo)))
+            self.end_headers()
+            self.wfile.write(images.photo)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield {"port": server.server_address[1], "cafile": folder / "cert.pem", "names": names}
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_goes_to_the_checked_address_with_the_urls_name_for_sni_and_the_certificate(tls_images, tmp_path,
+                                                                                           monkeypatch, images):
+    settings = Settings.from_env(data_dir=tmp_path, **PRIVATE)
+    url = f"https://localhost:{tls_images['port']}/photo.jpg"
+    with pytest.raises(link_fetch.LinkError) as caught:  # not trusted: the system's CA store does not know it
+        link_fetch.fetch(url, settings)
+    assert caught.value.status == 502 and "TLS certificate of 'localhost' is not valid" in caught.value.message
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_images["cafile"]))  # OpenSSL's default store: this one certificate
+    fetched = link_fetch.fetch(url, settings)
+    with fetched.body:
+        assert fetched.body.read() == images.photo
+    assert fetched.address == "127.0.0.1" and tls_images["names"][-1] == "localhost"
+    # the certificate names localhost, not the address: the same server by its IP fails the name check
+    with pytest.raises(link_fetch.LinkError, match="TLS certificate of '127.0.0.1' is not valid"):
+        link_fetch.fetch(f"https://127.0.0.1:{tls_images['port']}/photo.jpg", settings)
+
+
+def test_a_stalled_tls_handshake_ends_at_the_deadline(tmp_path):
+    from tests.receivers import RawReceiver
+
+    stalled = RawReceiver(hold_s=30)  # accepts, then says nothing
+    try:
+        settings = Settings.from_env(data_dir=tmp_path, link_fetch_timeout_s=2.0, **PRIVATE)
+        started = time.monotonic()
+        with pytest.raises(link_fetch.LinkError) as caught:
+            link_fetch.fetch(stalled.url.replace("http://", "https://"), settings)
+        assert caught.value.status == 504 and "LINK_FETCH_TIMEOUT_S" in caught.value.message
+        assert time.monotonic() - started < 2 + 1.5
+    finally:
+        stalled.close()
+
+
+def test_a_server_that_compresses_anyway_is_inflated_only_up_to_the_limit(tmp_path):
+    """Accept-Encoding: identity is asked; a gzip body is read, but a gzip bomb stops at the size limit."""
+    import gzip
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    small, bomb = gzip.compress(make_jpeg()), gzip.compress(b"\xff\xd8\xff\xe0" + b"\0" * (3 * 1024 * 1024))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = bomb if self.path == "/bomb" else small
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip" if self.path != "/br" else "br")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        settings = Settings.from_env(data_dir=tmp_path, **PRIVATE)
+        fetched = link_fetch.fetch(base + "/small", settings)
+        with fetched.body:
+            assert fetched.body.read() == make_jpeg()
+        with pytest.raises(link_fetch.LinkError) as caught:
+            link_fetch.fetch(base + "/bomb", settings, max_bytes=1024 * 1024)
+        assert caught.value.status == 413 and "larger than the 1 MB limit" in caught.value.message
+        with pytest.raises(link_fetch.LinkError, match="encoded as 'br'"):
+            link_fetch.fetch(base + "/br", settings)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_every_answer_to_a_link_matches_the_openapi_document(link_app, images):
+    from tests.receivers import closed_port_url
+    from tests.test_openapi import checker
+
+    check, client = checker(link_app), link_app.test_client()
+    for path, status in (("/photo.jpg", 202), ("/page.html", 415), ("/missing", 422), ("/broken", 502),
+                         ("/big", 413), ("/trickle", 504)):
+        resp = post_link(client, images.url(path))
+        assert resp.status_code == status, (path, resp.get_json())
+        check(resp, "/api/v1/analyses", "post")
+    for resp in (post_link(client, "ftp://x/"), post_link(client, closed_port_url())):
+        check(resp, "/api/v1/analyses", "post")
+    with link_fetch.slot(link_app.config["SETTINGS"]), link_fetch.slot(link_app.config["SETTINGS"]):
+        check(post_link(client, images.url("/photo.jpg")), "/api/v1/analyses", "post")

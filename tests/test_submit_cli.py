@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import zipfile
 
@@ -31,8 +32,10 @@ def server(tmp_path_factory):
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
+    # this checkout's code, whichever checkout the virtual environment's editable install points at
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     return subprocess.run([str(BIN / "deepfake-detect"), "submit", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)
+                          cwd=ROOT, timeout=300, env=env)
 
 
 def test_submit_folder_and_zip_writes_results_and_resumes(server, tmp_path):
