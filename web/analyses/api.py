@@ -10,11 +10,11 @@ from web.analyses import services
 from web.analyses.uploads import UploadError
 from web.batches.services import check_callback
 from web.core import auth, params, schemas, serialize
-from web.core.params import text_field
 from web.core.blueprints import api_blueprint
 from web.core.db import get_session
 from web.core.errors import json_error
 from web.core.openapi import documented, responses, spec
+from web.core.params import text_field
 from web.reanalysis import services as reanalysis
 from web.review import services as review
 
