@@ -28,6 +28,8 @@ resolve, the remote's 4xx, too many redirects), 502 a remote that fails (refused
 """
 from __future__ import annotations
 
+import dataclasses
+import logging
 import re
 import socket
 import ssl
@@ -48,6 +50,7 @@ REDIRECTS = (301, 302, 303, 307, 308)
 MAX_HEADER_BYTES = 64 * 1024
 CHUNK = 64 * 1024
 USER_AGENT = "deepfake-detect-link/1"
+log = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^\x21-\x7e]")  # what may not stand in a request line: spaces, controls, non-ASCII
 
 
@@ -284,6 +287,15 @@ def _request_line_path(path: str) -> str:
     return _UNSAFE.sub(lambda m: quote(m.group(), safe=""), path)
 
 
+def _ascii(target: addresses.Target) -> addresses.Target:
+    """The target with its host as the ASCII (IDNA) name that goes in the Host header and the TLS server name."""
+    try:
+        host = target.host.encode("idna").decode("ascii") if not target.host.isascii() else target.host
+    except UnicodeError:
+        raise LinkError(400, f"url host {target.host!r} is not a valid host name") from None
+    return dataclasses.replace(target, host=host)
+
+
 def _send(conn: _Conn, target: addresses.Target) -> None:
     request = (f"GET {_request_line_path(target.path)} HTTP/1.1\r\nHost: {target.host_header}\r\n"
                f"User-Agent: {USER_AGENT}\r\nAccept: image/*, */*;q=0.5\r\nAccept-Encoding: identity\r\n"
@@ -424,14 +436,25 @@ def _remote_status(head: _Head, url: str, hop: int) -> LinkError:
 
 
 def fetch(url: str, settings: Settings, max_bytes: int | None = None) -> Fetched:
-    """Fetch the link with every check above; LinkError when it cannot be had."""
+    """Fetch the link with every check above; LinkError when it cannot be had (never another exception: a
+    remote that makes this code fail in a way not foreseen is a 502 for the user, logged for us)."""
+    try:
+        return _fetch(url, settings, max_bytes)
+    except LinkError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        log.exception("fetching the link %r failed unexpectedly", url[:200])
+        raise LinkError(502, f"the link {show(url)} could not be fetched ({type(exc).__name__})") from None
+
+
+def _fetch(url: str, settings: Settings, max_bytes: int | None) -> Fetched:
     max_bytes = settings.max_upload_bytes if max_bytes is None else max_bytes
     url = url.strip()
     clock = _Clock(settings.link_fetch_timeout_s)
     current = url
     try:
         for hop in range(settings.link_max_redirects + 1):
-            target = _check_within(current, settings.link_allow_private, hop, clock)
+            target = _ascii(_check_within(current, settings.link_allow_private, hop, clock))
             conn, ip = _connect(target, clock, settings)
             try:
                 _send(conn, target)

@@ -489,3 +489,24 @@ def test_every_answer_to_a_link_matches_the_openapi_document(link_app, images):
         check(resp, "/api/v1/analyses", "post")
     with link_fetch.slot(link_app.config["SETTINGS"]), link_fetch.slot(link_app.config["SETTINGS"]):
         check(post_link(client, images.url("/photo.jpg")), "/api/v1/analyses", "post")
+
+
+def test_an_international_host_name_goes_out_as_idna_and_an_unexpected_failure_is_a_502(images, tmp_path,
+                                                                                        monkeypatch):
+    import socket
+
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo",  # the test's name for 127.0.0.1; its address is checked as any
+                        lambda host, *a, **k: real("127.0.0.1" if host == "bücher.test" else host, *a, **k))
+    settings = Settings.from_env(data_dir=tmp_path, **PRIVATE)
+    fetched = link_fetch.fetch(f"http://bücher.test:{images.port}/photo.jpg", settings)
+    fetched.body.close()
+    assert images.requests[-1]["headers"]["Host"] == f"xn--bcher-kva.test:{images.port}"
+
+    def broken(*_args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(link_fetch, "_head", broken)
+    with pytest.raises(link_fetch.LinkError) as caught:
+        link_fetch.fetch(images.url("/photo.jpg"), settings)
+    assert caught.value.status == 502 and "could not be fetched (RuntimeError)" in caught.value.message
