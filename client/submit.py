@@ -2,6 +2,9 @@
 
 Each batch carries an Idempotency-Key derived from its files' contents, so running the same command
 again after an interruption resumes the same batches instead of creating new ones.
+
+`--url URL` (repeated) sends image links instead: each is one POST /api/v1/analyses {"url": ...}, fetched by the
+server; its row has the link as its source, and a refused link is a row with status "refused" and the reason.
 """
 from __future__ import annotations
 
@@ -97,7 +100,9 @@ class Api:
             self.session.headers["Authorization"] = f"Bearer {key}"
         self.timeout = timeout
 
-    def call(self, method: str, path: str, attempts: int = 5, **kw) -> requests.Response:
+    def call(self, method: str, path: str, attempts: int = 5, retry_on: tuple[int, ...] = (429, 502, 503, 504),
+             refusals: bool = False, **kw) -> requests.Response:
+        """The answer; a 4xx/5xx stops the command with its message, unless `refusals` (then it is returned)."""
         for attempt in range(attempts):  # rate limits and brief outages: back off and try again
             _rewind(kw.get("files") or [])  # the previous attempt read the files to their end
             try:
@@ -108,10 +113,10 @@ class Api:
                                      f"({_why(exc)}): is it running, and is --server right?") from None
                 time.sleep(0.5 * 2 ** attempt)  # a server starting up: 7.5 s in all before giving up
                 continue
-            if resp.status_code not in (429, 502, 503, 504):
+            if resp.status_code not in retry_on or attempt == attempts - 1:
                 break
             time.sleep(float(resp.headers.get("Retry-After", 2 ** attempt)))
-        if resp.status_code >= 400:
+        if resp.status_code >= 400 and not refusals:
             try:
                 message = resp.json().get("error", resp.text)
             except ValueError:
@@ -142,13 +147,56 @@ def _progress(done: int, total: int, width: int = 30) -> None:
     sys.stderr.flush()
 
 
+# the columns of a result row: the server's batch results (web/batches/export.py FIELDS), for a link's row too
+RESULT_FIELDS = ["id", "filename", "sha256", "status", "verdict", "level", "fake_probability", "scored",
+                 "metadata_score", "top_reasons", "model_version", "error", "reused_from", "reanalysis_of"]
+
+
+def _message(resp: requests.Response) -> str:
+    try:
+        return str(resp.json().get("error", resp.text))
+    except ValueError:
+        return resp.text[:200]
+
+
+def send_links(api: Api, urls: list[str]) -> list[tuple[str, dict]]:
+    """POST each link (the server fetches it): (url, the accepted analysis or {"refused": reason}) in order.
+
+    A refused link (a forbidden address, not an image, a remote that fails...) is a row with its reason, not the
+    end of the command. The rate limit and a busy server (429, 503: Retry-After) are waited for; a remote's own
+    failure (502, 504) is the link's answer, not asked again.
+    """
+    sent = []
+    for url in urls:
+        resp = api.call("POST", "/api/v1/analyses", json={"url": url}, retry_on=(429, 503), refusals=True)
+        if resp.status_code >= 400:
+            reason = f"{resp.status_code} {_message(resp)}"
+            print(f"link {url}: refused: {reason}", file=sys.stderr)
+            sent.append((url, {"refused": reason}))
+        else:
+            print(f"link {url}: analysis {resp.json()['id']}", file=sys.stderr)
+            sent.append((url, resp.json()))
+    return sent
+
+
+def link_record(url: str, body: dict) -> dict:
+    """A link's result row: the batch results' columns, with the link as its source."""
+    if "refused" in body:
+        return {"source": url} | dict.fromkeys(RESULT_FIELDS) | {"status": "refused", "error": body["refused"]}
+    record = {k: body.get(k) for k in RESULT_FIELDS}
+    record["top_reasons"] = "; ".join((body.get("reasons") or [])[:3])
+    return {"source": url} | record
+
+
 def submit(paths: list[str], server: str, key: str | None, out: str | None, name: str | None,
-           batch_size: int = 100, poll_s: float = 1.0) -> int:
-    """Upload, wait for every batch, write results; returns the number of failed analyses."""
+           batch_size: int = 100, poll_s: float = 1.0, urls: list[str] | None = None) -> int:
+    """Upload, wait for every batch (and link), write results; returns the number of failed or refused ones."""
     api = Api(server, key)
     files = collect(paths)
-    if not files:
+    urls = list(urls or [])
+    if not files and not urls:
         raise SystemExit("deepfake-detect submit: nothing to upload")
+    links = send_links(api, urls)
     batches, expected = [], []
     for part in _chunks(files, batch_size):
         with ExitStack() as stack:
@@ -162,12 +210,19 @@ def submit(paths: list[str], server: str, key: str | None, out: str | None, name
         images = resp.json()["total"]
         inputs = f" from {_count(len(part), 'file')}" if images != len(part) else ""  # a ZIP holds many
         print(f"batch {resp.json()['id']} {word}: {_count(images, 'image')}{inputs}", file=sys.stderr)
-    total = sum(b["total"] for b in batches)
+    accepted = [(url, body) for url, body in links if "refused" not in body]
+    total = sum(b["total"] for b in batches) + len({body["id"] for _, body in accepted})
+    finals: dict[str, dict] = {}
     while True:
         states = [api.call("GET", f"/api/v1/batches/{b['id']}", params={"per_page": 1}).json() for b in batches]
-        finished = sum(s["counts"]["done"] + s["counts"]["failed"] for s in states)
+        for _url, body in accepted:
+            if body["id"] not in finals:
+                now = api.call("GET", body["status_url"]).json()
+                if now["status"] in ("done", "failed"):
+                    finals[body["id"]] = now
+        finished = sum(s["counts"]["done"] + s["counts"]["failed"] for s in states) + len(finals)
         _progress(finished, total)
-        if all(s["status"] == "done" for s in states):
+        if all(s["status"] == "done" for s in states) and len(finals) == len({body["id"] for _, body in accepted}):
             break
         time.sleep(poll_s)
     sys.stderr.write("\n")
@@ -183,14 +238,26 @@ def submit(paths: list[str], server: str, key: str | None, out: str | None, name
                 continue
             reader = csv.DictReader(io.StringIO(text))  # the server's CSV, already safe for spreadsheets
             if writer is None:  # one header line in all
-                writer = csv.DictWriter(target, fieldnames=["source", *(reader.fieldnames or [])])
+                writer = csv.DictWriter(target, fieldnames=["source", *(reader.fieldnames or [])],
+                                        extrasaction="ignore")
                 writer.writeheader()
             for r in with_sources(list(reader), items):
                 writer.writerow(r | {"source": spreadsheet.safe(r["source"])})
+        records = [link_record(url, finals.get(body.get("id"), body)) for url, body in links]
+        if fmt == "jsonl":
+            target.writelines(json.dumps(r) + "\n" for r in records)
+        elif records:
+            if writer is None:
+                writer = csv.DictWriter(target, fieldnames=["source", *RESULT_FIELDS], extrasaction="ignore")
+                writer.writeheader()
+            for r in records:
+                writer.writerow({k: spreadsheet.safe(v) for k, v in r.items()})
     finally:
         if out:
             target.close()
-    failed = sum(s["counts"]["failed"] for s in states)
-    print(f"{total} analysed: {total - failed} done, {failed} failed" + (f"; results in {out}" if out else ""),
-          file=sys.stderr)
-    return failed
+    failed = sum(s["counts"]["failed"] for s in states) + sum(1 for b in finals.values() if b["status"] == "failed")
+    refused = len(links) - len(accepted)
+    print(f"{total} analysed: {total - failed} done, {failed} failed" + (f", {refused} links refused" if refused
+                                                                       else "")
+          + (f"; results in {out}" if out else ""), file=sys.stderr)
+    return failed + refused

@@ -8,6 +8,8 @@ export DATA_DIR=${DATA_DIR:-$PWD/data}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 # a local run calls back receivers on this machine (127.0.0.1); deployments keep the default (false)
 export WEBHOOK_ALLOW_PRIVATE=${WEBHOOK_ALLOW_PRIVATE:-true}
+# and image links (paste a link on the upload page) to servers on this machine, likewise
+export LINK_ALLOW_PRIVATE=${LINK_ALLOW_PRIVATE:-true}
 HOST=${HOST:-127.0.0.1}; PORT=${PORT:-8000}
 mkdir -p "$DATA_DIR"
 # /metrics: worker pool processes write their metrics here and the web merges them (prometheus-client multiprocess

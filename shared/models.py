@@ -183,6 +183,10 @@ class Analysis(Base):
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
     callback_url: Mapped[str | None] = mapped_column(Text)
+    # submitted by link (shared/link_fetch.py): the URL as given, after redirects, and the IP address connected to
+    source_url: Mapped[str | None] = mapped_column(Text)
+    source_final_url: Mapped[str | None] = mapped_column(Text)
+    source_address: Mapped[str | None] = mapped_column(String(45))
 
     filename: Mapped[str] = mapped_column(String(255))  # display only, never used as a path
     sha256: Mapped[str] = mapped_column(String(64), index=True)

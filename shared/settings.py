@@ -92,6 +92,12 @@ class Settings:
     webhook_connect_timeout_s: float = 3.0
     webhook_read_timeout_s: float = 10.0
     webhook_poll_s: float = 1.0
+    # image links (shared/link_fetch.py): fetched by the web inside the request
+    link_allow_private: bool = False  # links to loopback/private/special addresses (local use only)
+    link_max_concurrent: int = 2  # fetches at once per web process; more get 503 with Retry-After
+    link_max_redirects: int = 5
+    link_connect_timeout_s: float = 5.0
+    link_fetch_timeout_s: float = 20.0  # the whole fetch, every redirect and a slow body included
     retention_days: int = 0
     visibility_timeout: int = 0  # 0: task time limit + 120 s
     sweep_interval_s: float = 30.0
@@ -142,6 +148,11 @@ class Settings:
             "webhook_connect_timeout_s": float(env("WEBHOOK_CONNECT_TIMEOUT_S", cls.webhook_connect_timeout_s)),
             "webhook_read_timeout_s": float(env("WEBHOOK_READ_TIMEOUT_S", cls.webhook_read_timeout_s)),
             "webhook_poll_s": float(env("WEBHOOK_POLL_S", cls.webhook_poll_s)),
+            "link_allow_private": env("LINK_ALLOW_PRIVATE", "false").lower() in ("1", "true", "yes"),
+            "link_max_concurrent": max(1, int(env("LINK_MAX_CONCURRENT", cls.link_max_concurrent))),
+            "link_max_redirects": max(0, int(env("LINK_MAX_REDIRECTS", cls.link_max_redirects))),
+            "link_connect_timeout_s": float(env("LINK_CONNECT_TIMEOUT_S", cls.link_connect_timeout_s)),
+            "link_fetch_timeout_s": float(env("LINK_FETCH_TIMEOUT_S", cls.link_fetch_timeout_s)),
             "retention_days": int(env("RETENTION_DAYS", cls.retention_days)),
             "visibility_timeout": int(env("VISIBILITY_TIMEOUT", cls.visibility_timeout)),
             "sweep_interval_s": float(env("SWEEP_INTERVAL_S", cls.sweep_interval_s)),
@@ -222,7 +233,8 @@ ENV_VARS = (
     "MAX_UPLOAD_MB", "MAX_IMAGE_PIXELS", "TASK_SOFT_TIME_LIMIT", "EXIFTOOL_TIMEOUT", "PAGE_SIZE", "SECRET_KEY",
     "REQUIRE_API_KEY", "WEB_UI", "RATE_LIMIT_PER_MINUTE", "MAX_BATCH_FILES", "MAX_BATCH_MB", "BATCH_CHUNK",
     "WEBHOOK_RETRY_BASE_S", "WEBHOOK_ALLOW_PRIVATE", "WEBHOOK_CONNECT_TIMEOUT_S", "WEBHOOK_READ_TIMEOUT_S",
-    "WEBHOOK_POLL_S", "RETENTION_DAYS", "VISIBILITY_TIMEOUT", "SWEEP_INTERVAL_S", "LEASE_S",
+    "WEBHOOK_POLL_S", "LINK_ALLOW_PRIVATE", "LINK_MAX_CONCURRENT", "LINK_MAX_REDIRECTS", "LINK_CONNECT_TIMEOUT_S",
+    "LINK_FETCH_TIMEOUT_S", "RETENTION_DAYS", "VISIBILITY_TIMEOUT", "SWEEP_INTERVAL_S", "LEASE_S",
     "WORKER_START_TIMEOUT_S", "PROMETHEUS_MULTIPROC_DIR", "METRICS_TOKEN", "STORAGE_URL", "ALLOWED_HOSTS",
 )
 # Read by boto3 itself (object storage's keys), documented and passed along with the variables above.

@@ -37,6 +37,8 @@ def service_env(overrides: dict) -> dict[str, str]:
         env["STORAGE_URL"] = overrides["storage_url"]
     if "webhook_allow_private" in overrides:  # tests' receivers listen on 127.0.0.1
         env["WEBHOOK_ALLOW_PRIVATE"] = str(bool(overrides["webhook_allow_private"])).lower()
+    if "link_allow_private" in overrides:  # tests' image servers listen on 127.0.0.1 too
+        env["LINK_ALLOW_PRIVATE"] = str(bool(overrides["link_allow_private"])).lower()
     return env
 
 

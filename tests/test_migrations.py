@@ -98,3 +98,32 @@ def test_0012_waits_for_identical_uploads_in_flight_then_migrates(tmp_path):
         conn.execute(text("UPDATE analyses SET status = 'done' WHERE id = 'a0'"))
     command.upgrade(cfg, "head")
     engine.dispose()
+
+
+def test_0014_downgrade_drops_the_source_columns_and_keeps_every_index(database_url):
+    """SQLite's batch mode copies the table and would lose 0012's expression index: the downgrade keeps it."""
+    from sqlalchemy import inspect, text
+
+    def indexes(conn) -> set[str]:
+        if conn.dialect.name == "sqlite":
+            rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                                     "AND tbl_name = 'analyses' AND sql IS NOT NULL"))
+        else:
+            rows = conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'analyses'"))
+        return {f"{name}: {sql}" for name, sql in rows}
+
+    engine = make_engine(database_url)
+    cfg = alembic_config(database_url)
+    with engine.connect() as conn:
+        at_head = indexes(conn)
+    assert any("uq_analyses_in_flight_upload" in i for i in at_head)
+    command.downgrade(cfg, "0013_label_audit")
+    with engine.connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("analyses")}
+        assert indexes(conn) == at_head
+    assert not columns & {"source_url", "source_final_url", "source_address"}
+    command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        assert {"source_url", "source_final_url", "source_address"} <= {
+            c["name"] for c in inspect(conn).get_columns("analyses")}
+    engine.dispose()

@@ -111,7 +111,8 @@ def test_a_done_analysis_and_its_batch_match_the_document(database_url, tmp_path
 def test_a_file_in_the_wrong_part_is_a_400_naming_the_field_on_every_operation(app, client):
     """A part the operation does not expect holds a file object: the error names the field, never a 500."""
     assert client.post("/api/v1/analyses", data={"image": (io.BytesIO(make_jpeg()), "a.jpg")}).get_json() == \
-        {"error": "file: Field required", "status": 400}
+        {"error": "no image was sent: use the multipart field 'file' for a file, or the field 'url' (a form field, "
+                  'or the JSON body {"url": "https://…"}) for a link', "status": 400}
     for path, operations in spec_of(app)["paths"].items():
         url = re.sub(r"\{[^}]+\}", "00000000-0000-0000-0000-000000000000", path)
         for method in set(operations) & {"post", "put", "patch", "delete"}:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import zipfile
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    overrides = isolated(tmp_path_factory.mktemp("submit"), "submit")
+    overrides = isolated(tmp_path_factory.mktemp("submit"), "submit", link_allow_private=True)  # links on 127.0.0.1
     with app_for(overrides) as app:
         with app.extensions["db_sessionmaker"]() as s:
             _, token = keys.create(s, "cli")
@@ -31,8 +32,10 @@ def server(tmp_path_factory):
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
+    # this checkout's code, whichever checkout the virtual environment's editable install points at
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     return subprocess.run([str(BIN / "deepfake-detect"), "submit", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)
+                          cwd=ROOT, timeout=300, env=env)
 
 
 def test_submit_folder_and_zip_writes_results_and_resumes(server, tmp_path):
@@ -118,3 +121,29 @@ def test_each_result_names_its_source_so_the_same_name_from_a_folder_and_a_zip_d
     assert [r["source"] for r in with_sources(records, expected)] == [
         f"{tmp_path / 'more.zip'}!b.jpg", str(tmp_path / "a.jpg"), f"{tmp_path / 'more.zip'}!inner/a.jpg",
         str(tmp_path / "bad.zip")]
+
+
+def test_submit_urls_writes_each_link_as_its_source_and_a_refused_one_as_a_row(server, tmp_path):
+    """`--url` sends links for the server to fetch; a refused link is a row with its reason, not a traceback."""
+    from tests.receivers import ImageServer
+
+    url, token = server
+    images = ImageServer(camera_like_jpeg(tmp_path / "linked.jpg").read_bytes())
+    try:
+        good, redirected, page = images.url("/photo.jpg"), images.url("/r/1"), images.url("/page.html")
+        out = tmp_path / "links.csv"
+        result = run("--server", url, "--key", token, "--out", str(out), "--url", good, "--url", page,
+                     "--url", "ftp://example.org/a.jpg", "--url", redirected)
+    finally:
+        images.close()
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 1, result.stderr  # two links were refused: said in the rows and the exit status
+    rows = {r["source"]: r for r in csv.DictReader(io.StringIO(out.read_text()))}
+    assert list(rows) == [good, page, "ftp://example.org/a.jpg", redirected]
+    assert rows[good]["status"] == "done" and rows[good]["verdict"] in ("real", "uncertain", "fake")
+    assert rows[good]["filename"] == "photo.jpg" and rows[good]["id"]
+    assert rows[redirected]["id"] == rows[good]["id"] or rows[redirected]["status"] == "done"
+    assert rows[page]["status"] == "refused" and rows[page]["error"].startswith("415 unsupported file type")
+    assert rows[page]["verdict"] == "" and rows[page]["id"] == ""
+    assert rows["ftp://example.org/a.jpg"]["error"] == "400 url must be an absolute http:// or https:// URL"
+    assert "2 links refused" in result.stderr and f"link {page}: refused: 415" in result.stderr

@@ -1,5 +1,6 @@
 """`deepfake-detect predict [--json] FILE...` runs the analysis pipeline in-process, no server needed;
-`deepfake-detect submit --server URL [--key KEY] FILE|DIR|ZIP...` sends files to a running service as batches."""
+`deepfake-detect submit --server URL [--key KEY] FILE|DIR|ZIP...` sends files to a running service as batches,
+and `--url URL` (repeated) image links for it to fetch."""
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--maps-dir", help="also write thumbnails and forensic maps under this folder")
-    s = sub.add_parser("submit", help="upload files, folders or ZIPs to a server as batches; write the results")
-    s.add_argument("paths", nargs="+", metavar="FILE|DIR|ZIP")
+    s = sub.add_parser("submit", help="upload files, folders or ZIPs to a server as batches, or send image links; "
+                                      "write the results")
+    s.add_argument("paths", nargs="*", metavar="FILE|DIR|ZIP")
+    s.add_argument("--url", action="append", default=[], metavar="URL", dest="urls",
+                   help="an image link for the server to fetch and analyse (repeat for more)")
     s.add_argument("--server", required=True, help="e.g. http://127.0.0.1:8000")
     s.add_argument("--key", default=os.environ.get("DEEPFAKE_API_KEY"), help="API key (or $DEEPFAKE_API_KEY)")
     s.add_argument("--out", help="results file: .csv or .jsonl (default: CSV on stdout)")
@@ -72,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "submit":
         from client.submit import submit
 
-        failed = submit(args.paths, args.server, args.key, args.out, args.name, args.batch_size)
+        if not args.paths and not args.urls:
+            s.error("give files, folders or ZIPs, or --url URL")
+        failed = submit(args.paths, args.server, args.key, args.out, args.name, args.batch_size, urls=args.urls)
         return 1 if failed else 0
     if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:  # set: the user wants TensorFlow's log, as it comes
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"

@@ -83,9 +83,7 @@ def post(url: str, body: bytes, headers: dict, settings: Settings) -> tuple[int 
     if target.scheme == "https":
         options |= {"cert_reqs": "CERT_REQUIRED", "server_hostname": target.host, "assert_hostname": target.host}
     pool_class = urllib3.HTTPSConnectionPool if target.scheme == "https" else urllib3.HTTPConnectionPool
-    host = f"[{target.host}]" if ":" in target.host else target.host
-    default_port = 443 if target.scheme == "https" else 80
-    headers = headers | {"Host": host if target.port == default_port else f"{host}:{target.port}"}
+    headers = headers | {"Host": target.host_header}
     error = Error.REFUSED
     for ip in target.ips:  # the next address only when this one cannot be connected to (as browsers do)
         pool = pool_class(ip, target.port, **options)

@@ -1,15 +1,20 @@
 """JSON API v1: analyses (single images): upload, status and result, list, derived files, preview, delete."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import current_app, jsonify, request, url_for
+from werkzeug.datastructures import FileStorage
 
 from web.analyses import services
+from web.analyses.uploads import UploadError
 from web.batches.services import check_callback
 from web.core import auth, params, schemas, serialize
 from web.core.blueprints import api_blueprint
 from web.core.db import get_session
 from web.core.errors import json_error
 from web.core.openapi import documented, responses, spec
+from web.core.params import text_field
 from web.reanalysis import services as reanalysis
 from web.review import services as review
 
@@ -24,16 +29,63 @@ def _body_limit() -> None:
 
 
 @bp.post("/analyses")
-@spec.validate(form=schemas.AnalysisUpload, resp=responses(HTTP_202=schemas.AnalysisSummary))
+@spec.validate(form=schemas.AnalysisUpload, json=schemas.AnalysisLinkUpload,
+               resp=responses(HTTP_202=schemas.AnalysisSummary, HTTP_422=schemas.Error, HTTP_502=schemas.Error,
+                              HTTP_504=schemas.Error))
 def create_analysis():
-    """Accept one image (multipart field `file`, optional `callback_url`); 202 with its id and where to poll."""
+    """Accept one image: the multipart field `file`, or a link in `url` (a form field, or the JSON body
+    {"url": ...}) that the server fetches; optional `callback_url`. 202 with its id and where to poll.
+
+    Exactly one of `file` and `url`. A link is fetched within the request: redirects followed and every hop's
+    address checked (private, loopback and other special addresses refused), one time limit for the whole fetch,
+    the upload's size limit counted while the body streams. Then its bytes are handled exactly as an upload.
+    400 a bad or forbidden link, 413 too large, 415 not an image, 422 a link that leads to no image (its host does
+    not resolve, it answers 4xx, too many redirects), 502 a remote that fails, 504 one too slow, 503 (Retry-After)
+    when the server is fetching as many links as it fetches at once.
+    """
     settings = current_app.config["SETTINGS"]
-    callback = check_callback(request.form.get("callback_url"), settings)
-    analysis = services.submit(get_session(), request.files.get("file"), settings, auth.current_key(), callback)
+    fields = upload_fields()
+    callback = check_callback(fields.callback_url, settings)
+    if fields.url is not None:
+        analysis = services.submit_link(get_session(), fields.url, settings, auth.current_key(), callback)
+    else:
+        analysis = services.submit(get_session(), fields.file, settings, auth.current_key(), callback)
     response = jsonify(serialize.summary(analysis))
     response.status_code = 202
     response.headers["Location"] = url_for("analyses_api.get_analysis", analysis_id=analysis.id)
     return response
+
+
+@dataclass
+class UploadFields:
+    file: FileStorage | None
+    url: str | None
+    callback_url: str | None
+
+
+def upload_fields() -> UploadFields:
+    """The image a request sends: a file or a link (form fields, or a JSON body), exactly one; UploadError 400."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise UploadError(400, 'the JSON body must be an object such as {"url": "https://example.org/a.jpg"}')
+        url, callback = body.get("url"), body.get("callback_url")
+        if (url is not None and not isinstance(url, str)) or (callback is not None and not isinstance(callback, str)):
+            raise UploadError(400, "url and callback_url must be strings")
+        file = None
+    else:
+        url, callback, file = request.form.get("url"), request.form.get("callback_url"), request.files.get("file")
+    try:
+        url = text_field(url.strip() or None, "url", schemas.LINK_URL_MAX) if url is not None else None
+    except params.BadParam as exc:
+        raise UploadError(400, str(exc)) from None
+    if file is not None and url is not None:
+        raise UploadError(400, "send either a file (the multipart field 'file') or a link (the field 'url'), "
+                               "not both")
+    if file is None and url is None:
+        raise UploadError(400, "no image was sent: use the multipart field 'file' for a file, or the field 'url' "
+                               '(a form field, or the JSON body {"url": "https://…"}) for a link')
+    return UploadFields(file, url, callback or None)
 
 
 @bp.get("/analyses/<analysis_id>")

@@ -1,13 +1,13 @@
 """HTML pages for the local user: upload, result, metadata, history, delete, derived images; the result page's poll."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
 
-from shared import archive, images, labels, levels, privacy, signals
+from shared import archive, images, labels, levels, privacy, reverse_search, signals
 from shared.images import ACCEPTED
 from shared.models import LABEL_NOTE_MAX
 from web.analyses import services
-from web.analyses.api import analysis_json
+from web.analyses.api import analysis_json, upload_fields
 from web.analyses.uploads import UploadError
 from web.core import params, serialize
 from web.core.blueprints import page_blueprint
@@ -51,9 +51,16 @@ def upload():
     settings = _settings()
     request.max_content_length = settings.max_upload_bytes + 64 * 1024
     try:
-        analysis = services.submit(get_session(), request.files.get("file"), settings, OWNER)
+        fields = upload_fields()  # a file, or a link the server fetches (the form's `url`)
+        if fields.url is not None:
+            analysis = services.submit_link(get_session(), fields.url, settings, OWNER)
+        else:
+            analysis = services.submit(get_session(), fields.file, settings, OWNER)
     except UploadError as exc:
-        return json_error(exc.status, exc.message) if wants_json() else upload_page(exc)
+        response = make_response(json_error(exc.status, exc.message) if wants_json() else upload_page(exc))
+        if exc.retry_after:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if wants_json():
         return jsonify(serialize.summary(analysis)), 202
     return redirect(url_for("analyses.result", analysis_id=analysis.id), code=303)
@@ -84,7 +91,9 @@ def result(analysis_id: str):
     similar = services.similar(get_session(), analysis, OWNER)
     return render_template("result.html", analysis=analysis, similar=similar, signals=signals.as_data(),
                            labels=labels.history(get_session(), analysis.id), label_choices=labels.LABELS,
-                           note_max=LABEL_NOTE_MAX, **reanalysis.page_context(get_session(), analysis, _settings()))
+                           note_max=LABEL_NOTE_MAX,
+                           reverse_search=reverse_search.links(analysis.source_final_url or analysis.source_url),
+                           **reanalysis.page_context(get_session(), analysis, _settings()))
 
 
 @bp.get("/analyses/<analysis_id>/delete")

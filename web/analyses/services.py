@@ -14,7 +14,7 @@ from werkzeug.datastructures import FileStorage
 
 from flask import Response, send_file
 
-from shared import cleanup, labels, preview, storage
+from shared import cleanup, labels, link_fetch, preview, storage
 from shared.db import TRANSIENT_SQLSTATES
 from shared.models import IN_FLIGHT_UPLOAD, Analysis, ApiKey, Maps, Status, WebhookDelivery, utcnow
 from shared.settings import Settings
@@ -43,13 +43,23 @@ def owned(stmt: Select, owner: ApiKey | None, model: type = Analysis) -> Select:
     return stmt.where(model.api_key_id == owner.id if owner else model.api_key_id.is_(None))
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a linked image came from: the URL as submitted, after redirects, and the address connected to."""
+
+    url: str
+    final_url: str
+    address: str
+
+
 def submit(session: Session, file: FileStorage | None, settings: Settings, owner: ApiKey | None = None,
-           callback_url: str | None = None) -> Analysis:
+           callback_url: str | None = None, source: Source | None = None) -> Analysis:
     """Store the upload, commit its analysis, then enqueue it (commit first, so the worker finds it).
 
     The same bytes already in flight for this owner (and callback) are not run again: the upload gets that
     analysis. The database's unique index on in-flight uploads decides between concurrent requests, whichever
-    web process they reach; the loser rolls back and answers with the winner's analysis.
+    web process they reach; the loser rolls back and answers with the winner's analysis. `source`: the bytes
+    came from a link (submit_link), recorded with the analysis.
     """
     if file is None:
         raise UploadError(400, "no file was sent: use the multipart field 'file'")
@@ -57,6 +67,10 @@ def submit(session: Session, file: FileStorage | None, settings: Settings, owner
         analysis = store(file.filename, file.stream, settings, created)
         analysis.api_key_id = owner.id if owner else None
         analysis.callback_url = callback_url
+        if source is not None:
+            analysis.source_url = source.url
+            analysis.source_final_url = source.final_url
+            analysis.source_address = source.address
         analysis.maps_state = Maps.PENDING  # a person is waiting: the worker queues them after the verdict
         if (running := in_flight(session, analysis)) is not None:
             return running
@@ -73,6 +87,31 @@ def submit(session: Session, file: FileStorage | None, settings: Settings, owner
     except queue.QueueUnavailable as exc:
         raise UploadError(503, f"{exc}; the upload is saved as analysis {analysis.id} and will run later") from None
     return analysis
+
+
+def submit_link(session: Session, url: str, settings: Settings, owner: ApiKey | None = None,
+                callback_url: str | None = None) -> Analysis:
+    """Fetch the image a link points to (shared/link_fetch.py), then submit its bytes exactly as an upload.
+
+    The fetch's refusals keep their status (400 a forbidden URL, 413, 422, 502, 504, 503 with Retry-After);
+    the upload's own refusals (not an image, too many pixels...) keep their words, followed by the link's.
+    """
+    try:
+        with link_fetch.slot(settings):
+            fetched = link_fetch.fetch(url, settings, settings.max_upload_bytes)
+    except link_fetch.LinkError as exc:
+        raise UploadError(exc.status, exc.message, exc.retry_after) from None
+    with fetched.body:
+        file = FileStorage(stream=fetched.body, filename=fetched.filename)
+        try:
+            return submit(session, file, settings, owner, callback_url,
+                          Source(fetched.url, fetched.final_url, fetched.address))
+        except UploadError as exc:
+            if exc.status in (400, 413, 415):
+                said = f", Content-Type {fetched.content_type!r}" if fetched.content_type else ""
+                exc.message = f"{exc.message} (the link {link_fetch.show(fetched.final_url)}{said})"
+                exc.args = (exc.message,)
+            raise
 
 
 def in_flight(session: Session, upload: Analysis) -> Analysis | None:

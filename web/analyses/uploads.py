@@ -26,10 +26,11 @@ except ImportError:  # pragma: no cover
 class UploadError(Exception):
     """An upload refused with an HTTP status and a message for the user."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, retry_after: int | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after  # seconds, for a 503 that will pass
 
 
 def display_name(name: str | None) -> str:

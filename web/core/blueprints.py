@@ -43,7 +43,10 @@ def _bad_param(exc: params.BadParam):
 
 
 def _upload_error(exc: UploadError):
-    return json_error(exc.status, exc.message)
+    response = json_error(exc.status, exc.message)
+    if exc.retry_after:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _ui_enabled():

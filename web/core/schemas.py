@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from spectree.model_adapter.pydantic_adapter import BaseFile
 
-from shared import callbacks, labels, levels, outbox
+from shared import addresses, callbacks, labels, levels, outbox
 from shared.evidence import Effect, Kind
 from shared.models import Analysis, Batch, Status
 from web.analyses.services import SORTS
@@ -29,6 +29,7 @@ BATCH_NAME_MAX = Batch.__table__.c.name.type.length
 IDEMPOTENCY_KEY_MAX = Batch.__table__.c.idempotency_key.type.length
 MODEL_VERSION_MAX = Analysis.__table__.c.model_version.type.length
 CALLBACK_URL_MAX = callbacks.MAX_URL_LENGTH
+LINK_URL_MAX = addresses.MAX_URL_LENGTH
 TrueFalse = Literal["true", "false"]
 
 
@@ -104,7 +105,19 @@ class ResultsFormat(_Input):
 
 
 class AnalysisUpload(_Input):
-    file: BaseFile
+    """One image: the file itself, or a link the server fetches (exactly one of `file` and `url`)."""
+
+    file: BaseFile = Field(None, description="the image (or send `url` instead)")
+    url: str = Field(None, max_length=LINK_URL_MAX, description="an absolute http(s) link to the image, fetched by "
+                     "the server (or send `file` instead); redirects are followed, private addresses refused")
+    callback_url: str = Field(None, max_length=CALLBACK_URL_MAX, description="absolute http(s) URL")
+
+
+class AnalysisLinkUpload(_Input):
+    """One image by link, as a JSON body: {"url": "https://…"}."""
+
+    url: str = Field(None, max_length=LINK_URL_MAX, description="an absolute http(s) link to the image, fetched by "
+                     "the server; redirects are followed, private addresses refused (required)")
     callback_url: str = Field(None, max_length=CALLBACK_URL_MAX, description="absolute http(s) URL")
 
 
@@ -199,6 +212,12 @@ class AnalysisSummary(_Out):
     error: str | None = Field(None, description="why it failed (present when failed)")
     preview_url: str | None = Field(None, description="the image upright and downscaled (JPEG), once done; "
                                                       "absent once purged")
+    source_url: str | None = Field(None, description="submitted by link: the URL as submitted (absent for uploaded "
+                                                     "files)")
+    source_final_url: str | None = Field(None, description="submitted by link: the URL the image came from, after "
+                                                           "redirects")
+    source_address: str | None = Field(None, description="submitted by link: the IP address the image was fetched "
+                                                         "from")
 
 
 class Similar(_Out):

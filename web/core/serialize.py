@@ -38,7 +38,14 @@ def summary(a: Analysis) -> dict[str, Any]:
         body["error"] = a.error
     if a.status == Status.DONE and not a.purged_at:
         body["preview_url"] = preview_url(a)
+    if a.source_url:
+        body |= source(a)
     return body
+
+
+def source(a: Analysis) -> dict[str, Any]:
+    """Where an image submitted by link came from."""
+    return {"source_url": a.source_url, "source_final_url": a.source_final_url, "source_address": a.source_address}
 
 
 def file_url(a: Analysis, name: str) -> str:

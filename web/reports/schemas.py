@@ -40,6 +40,10 @@ class ReportFile(_Out):
     megapixels: float | None = None
     purged: bool = Field(description="true: the upload and its maps were removed; the verdict and this report stay")
     purged_at: str | None = None
+    source_url: str | None = Field(None, description="submitted by link: the URL as submitted (absent for an "
+                                                     "uploaded file)")
+    source_final_url: str | None = Field(None, description="submitted by link: the URL after redirects")
+    source_address: str | None = Field(None, description="submitted by link: the IP address it was fetched from")
 
 
 class ReportTimes(_Out):

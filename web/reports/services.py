@@ -36,7 +36,8 @@ def make(session: Session, analysis: Analysis, settings: Settings, private: bool
         "analysis": {k: d.get(k) for k in ("id", "status", "error", "batch_id", "reused_from", "page_url",
                                            "status_url")},
         "file": {k: d.get(k) for k in ("filename", "sha256", "size_bytes", "media_type", "width", "height",
-                                       "megapixels", "purged_at")} | {"purged": analysis.purged_at is not None},
+                                       "megapixels", "purged_at")} | {"purged": analysis.purged_at is not None}
+                | (serialize.source(analysis) if analysis.source_url else {}),  # submitted by link
         "times": {k: d.get(k) for k in ("created_at", "started_at", "finished_at")},
         "verdict": {"label": d["verdict"], "level": d.get("level_detail"), "fake_probability": d["fake_probability"],
                     "metadata_score": d["metadata_score"], "reasons": d.get("reasons") or []},

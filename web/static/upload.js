@@ -201,4 +201,53 @@
   });
 
   cancel.addEventListener("click", () => { if (xhr) xhr.abort(); });
+
+  // A pasted link: the server fetches it within the request, then answers as for one uploaded image.
+  const linkForm = $("link-form"), linkInput = $("link-url"), linkSubmit = $("link-submit"),
+        linkStatus = $("link-status");
+  if (linkForm) {
+    linkForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      if (xhr) return;
+      const url = linkInput.value.trim();
+      errorBox.hidden = true;
+      if (!url) {
+        showError("Paste the link of an image first.");
+        return;
+      }
+      const data = new FormData();
+      data.append("csrf_token", linkForm.elements.csrf_token.value);
+      data.append("url", url);
+      const req = xhr = new XMLHttpRequest();
+      req.open("POST", linkForm.action);
+      req.setRequestHeader("Accept", "application/json");
+      const done = () => {
+        xhr = null;
+        linkSubmit.disabled = false;
+        submit.disabled = false;
+      };
+      req.onload = () => {
+        let body = null;
+        try { body = JSON.parse(req.responseText); } catch (err) { /* not JSON: a proxy's page */ }
+        if (req.status >= 200 && req.status < 300 && body && body.page_url) {
+          linkStatus.textContent = "Fetched. Opening the result…";
+          window.location.assign(body.page_url);
+          return;
+        }
+        done();
+        linkStatus.hidden = true;
+        showError("Refused (" + req.status + "): " + (body && body.error ? body.error : req.statusText || "no answer"));
+      };
+      req.onerror = () => {
+        done();
+        linkStatus.hidden = true;
+        showError("The link could not be sent: the connection was lost or the server closed it.");
+      };
+      linkSubmit.disabled = true;
+      submit.disabled = true;
+      linkStatus.hidden = false;
+      linkStatus.textContent = "The server is fetching the image…";
+      req.send(data);
+    });
+  }
 })();
