@@ -9,12 +9,11 @@ from shared import reverse_search
 from tests.conftest import camera_like_jpeg
 from tests.live import WebServer, app_for, isolated
 from tests.receivers import ImageServer
-from tests.test_browser import CHROMIUM
-from tests.test_browser_pages import DESKTOP, PHONE, SCROLL_WIDTH
+from tests.test_browser import CHROMIUM, DESKTOP, PHONE
+from tests.test_browser_pages import SCROLL_WIDTH, WIDTHS
 from tests.test_browser_result import browser  # noqa: F401 - one Chromium for this module
 
 pytestmark = pytest.mark.slow
-WIDTHS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1366", "390"])
 
 
 @pytest.fixture(scope="module")
