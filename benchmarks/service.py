@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from shared.db import make_engine, make_sessionmaker
 from shared.migrate import upgrade
 from shared.models import Analysis, Status
-from tests.live import WebServer, Worker
+from tests.live import WebServer, Worker, children
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -220,18 +220,6 @@ class Stack:
     def pool_pids(self) -> list[int]:
         """The prefork pool processes (where the model lives)."""
         return children(self.worker.proc.pid)
-
-
-def children(pid: int) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(d.name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
 
 
 def rss_mb(pid: int) -> dict:
