@@ -7,6 +7,7 @@ the raw model hold even on a machine shared with other work.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks import dataset, inproc, levers, load, model, report
+from benchmarks import dataset, fleets, inproc, levers, load, model, report
 
 TARGETS_NOTE = ("issue 12: bulk e2e >= 0.8 x in-process pipeline; single verdict p50 <= in-process p50 + 60 ms; "
                 "under a 1,000-image batch <= 2 x idle; maps ready <= 1.5 s after the verdict; status >= 1000 req/s, "
@@ -51,13 +52,18 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--pipeline-n", type=int, help="files for the in-process pipeline (default: all, the same files "
                                                    "as end to end, so bulk_e2e_vs_pipeline_ratio compares like with like)")
     ap.add_argument("--bulk-n", type=int, help="files in the batch that runs under the single uploads (default 1000)")
-    ap.add_argument("--only", choices=["model", "pipeline", "levers", "service"], action="append",
+    ap.add_argument("--only", choices=["model", "pipeline", "levers", "service", "fleets"], action="append",
                     help="run only these parts (repeatable); default all; partial runs write only under results/tmp/")
+    ap.add_argument("--rounds", type=int, help="fleets: interleaved rounds of each worker setup (default 2, quick 1)")
+    ap.add_argument("--merge", action="store_true",
+                    help="with --only fleets: its figures added to the committed latest.json (the other figures stay "
+                         "those of the run that wrote it), written as a dated file and latest.json")
     args = ap.parse_args(argv)
     quick = args.quick
     n = args.n or (12 if quick else 200)
     k = 4 if quick else 12
-    parts = set(args.only or ["model", "pipeline", "levers", "service"])
+    # the fleets comparison starts two stacks a round: a quick run leaves it out unless asked (--only fleets)
+    parts = set(args.only or ["model", "pipeline", "levers", "service", *([] if quick else ["fleets"])])
 
     from shared.settings import Settings
     from worker import detector
@@ -97,6 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
         r["pipeline"] = pipe
         r["pipeline_ips"] = pipe["ips"]
         r["forward_passes_per_upload"] = pipe["forward_passes_per_upload"]
+    if "pipeline" in parts or "fleets" in parts:  # what the single-verdict target compares with, in this run
         log(f"pipeline in-process, one file at a time: the {len(latency_images)} single-upload files")
         single = inproc.per_file_ms([i.path for i in latency_images], res)
         r["pipeline_single_ms"] = single
@@ -144,23 +151,22 @@ def main(argv: list[str] | None = None) -> dict:
             r["status_rps"], r["status_p99_ms"] = queued["rps"], queued["p99_ms"]
             r["status_done_rps"], r["status_done_p99_ms"] = done["rps"], done["p99_ms"]
             r["status_load"]["in_progress_no_rate_limit"] = st.status_without_rate_limit(queued_id, secs)
-            # byte-distinct copies, so reuse of an earlier analysis cannot answer them: the bulk from the
-            # 0.3-1 MP images (a realistic upload size for 1,000 files), the singles from the same 12 files
-            small = [i.path for i in images if i.band == "0.3-1MP"]
-            bulk = dataset.variants(small, bulk_n, dataset.CACHE / "variants", "bulk")
-            singles = dataset.variants([i.path for i in latency_images], len(latency_images),
-                                       dataset.CACHE / "variants", "single-under-bulk")
+            bulk, singles = under_bulk_files(images, latency_images, bulk_n)
             log(f"single uploads while a {bulk_n}-image batch runs")
             under = st.under_bulk(singles, bulk)
             r["under_bulk"] = under
             r["single_verdict_p50_under_bulk_ms"] = pct([x["ms"] for x in under["samples"] if x["status"] == "done"], 50)
-            pools = {pid: service.rss_mb(pid) for pid in st.pool_pids()}
-            r["worker_memory"] = {"pool_processes": pools, "main_process": service.rss_mb(st.worker.proc.pid),
-                                  "exiftool": [service.rss_mb(c) for pid in pools for c in service.children(pid)]}
-            r["worker_peak_rss_mb"] = max(v["peak_rss_mb"] for v in pools.values())
+            r["worker_memory"] = st.memory()
+            r["worker_peak_rss_mb"] = r["worker_memory"]["peak_rss_mb"]
             ready = [line.split("process ready: ", 1)[1].strip() for line in st.worker.log if "process ready: model" in line]
             r["worker_model_versions"] = sorted({line.split()[1] for line in ready})
             r["worker_devices"] = sorted({line.split(" on ", 1)[1].rsplit(",", 1)[0] for line in ready if " on " in line})
+
+    if "fleets" in parts:
+        bulk, singles = under_bulk_files(images, latency_images, bulk_n)
+        r["fleets"] = fleets.run([i.path for i in latency_images], singles, bulk, args.rounds or (1 if quick else 2),
+                                 5 if quick else 20, log)
+        r["fleets"]["pipeline_single_p50_ms"] = r["pipeline_single_p50_ms"]  # in-process, in this run
 
     if "model" in parts and "service" in parts:
         log("raw model again (drift check)")
@@ -168,11 +174,25 @@ def main(argv: list[str] | None = None) -> dict:
         r["raw_model_ips_after"] = again["compiled"][str(settings.model_batch)]["ips"]
     r["model_sha256_after"] = detector._load.__wrapped__(str(settings.model_path)).version  # files unchanged
     r["model_changed_during_run"] = r["model_sha256_after"] != sha
+    if args.merge and not quick and "fleets" in r:  # the other figures stay those of the committed run
+        base = json.loads((report.RESULTS / "latest.json").read_text())
+        r = base | {"fleets": r["fleets"], "fleets_machine": r["machine"]}
     derive(r)
-    out = report.write(r, quick or bool(args.only))
+    out = report.write(r, quick or (bool(args.only) and not args.merge))
     print(report.table(r))
     print(f"\nresults: {out}")
     return r
+
+
+def under_bulk_files(images: list, latency_images: list, bulk_n: int) -> tuple[list[str], list[str]]:
+    """The batch and the singles that run under it: byte-distinct copies, so reuse of an earlier analysis cannot
+    answer them; the bulk from the 0.3-1 MP images (a realistic upload size for 1,000 files), the singles from
+    the latency files."""
+    small = [i.path for i in images if i.band == "0.3-1MP"]
+    bulk = dataset.variants(small, bulk_n, dataset.CACHE / "variants", "bulk")
+    singles = dataset.variants([i.path for i in latency_images], len(latency_images),
+                               dataset.CACHE / "variants", "single-under-bulk")
+    return bulk, singles
 
 
 def derive(r: dict) -> None:
@@ -203,6 +223,13 @@ def derive(r: dict) -> None:
         targets["status >= 1000 req/s, p99 < 50"] = {
             "met": r["status_rps"] >= 1000 and (r["status_p99_ms"] or 1e9) < 50,
             "detail": f"{r['status_rps']} req/s, p99 {r['status_p99_ms']} ms"}
+    if fleet := (r.get("fleets") or {}).get("summary", {}).get("fleet"):  # the default workers, this run's rounds
+        idle, under = fleet["idle_p50_ms"], fleet["under_bulk_p50_ms"]
+        if own := r["fleets"].get("pipeline_single_p50_ms"):
+            targets["fleet: single verdict p50 <= in-process + 60 ms"] = {
+                "met": idle <= own + 60, "detail": f"{idle} ms vs {own + 60:.1f} ms"}
+        targets["fleet: under bulk <= 2 x idle"] = {"met": under <= 2 * idle,
+                                                     "detail": f"{under} ms vs idle {idle} ms"}
     if r.get("worker_peak_rss_mb"):
         targets["worker RSS <= 1536 MB"] = {"met": r["worker_peak_rss_mb"] <= 1536,
                                              "detail": f"{r['worker_peak_rss_mb']} MB"}

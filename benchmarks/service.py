@@ -20,7 +20,9 @@ from sqlalchemy import func, select
 from shared.db import make_engine, make_sessionmaker
 from shared.migrate import upgrade
 from shared.models import Analysis, Status
-from tests.live import WebServer, Worker
+from shared.settings import Settings
+from tests.live import Fleet, WebServer, Worker, children
+from worker.fleet import cores, plan
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -28,8 +30,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 class Stack:
     """Workers + web server on throw-away state; use as a context manager."""
 
-    def __init__(self, concurrency: int = 1):
-        self.concurrency = concurrency
+    def __init__(self, concurrency: int = 1, fleet: bool = False):
+        """fleet: `python -m worker.fleet` as `make run` starts it (WORKER_* from the environment), not one worker."""
+        self.concurrency, self.fleet = concurrency, fleet
         self.tmp = Path(tempfile.mkdtemp(prefix="deepfake-bench-"))
         self.url = f"sqlite:///{self.tmp / 'bench.db'}"
         queue = f"bench-{uuid.uuid4().hex[:10]}"
@@ -48,9 +51,13 @@ class Stack:
         self.engine = make_engine(self.url)
         self.sessions = make_sessionmaker(self.engine)
         t = time.perf_counter()
-        self.worker = Worker(self.overrides, name="bench", concurrency=self.concurrency).wait_ready(timeout=300)
-        while "".join(self.worker.log).count("worker process ready") < self.concurrency:
-            time.sleep(0.2)  # every pool process has its model loaded
+        if self.fleet:
+            pools = plan(Settings.from_env(**self.overrides), cores())
+            self.worker = Fleet(self.overrides).wait_up(len(pools), sum(p.concurrency for p in pools), timeout=300)
+        else:
+            self.worker = Worker(self.overrides, name="bench", concurrency=self.concurrency).wait_ready(timeout=300)
+            while "".join(self.worker.log).count("worker process ready") < self.concurrency:
+                time.sleep(0.2)  # every pool process has its model loaded
         self.worker_start_s = time.perf_counter() - t
         self.web = WebServer(self.overrides, workers=None)  # `make run`'s web settings (gunicorn.conf.py)
         return self
@@ -217,21 +224,33 @@ class Stack:
             s.commit()
             return a.id
 
+    def main_pids(self) -> list[int]:
+        """The Celery workers' main processes (the fleet's workers, or the one worker)."""
+        return list(self.worker.pools().values()) if self.fleet else [self.worker.proc.pid]
+
     def pool_pids(self) -> list[int]:
         """The prefork pool processes (where the model lives)."""
-        return children(self.worker.proc.pid)
+        return [c for pid in self.main_pids() for c in children(pid)]
 
+    def memory(self) -> dict:
+        """Resident memory of every worker process (pool processes hold the model), and their total, MB."""
+        pools = {pid: rss_mb(pid) for pid in self.pool_pids()}
+        mains = {pid: rss_mb(pid) for pid in self.main_pids()}
+        return {"pool_processes": pools, "main_processes": mains,
+                "exiftool": [rss_mb(c) for pid in pools for c in children(pid)],
+                "peak_rss_mb": max(v["peak_rss_mb"] for v in pools.values()),
+                "total_rss_mb": round(sum(v["rss_mb"] for v in (*pools.values(), *mains.values())), 1)}
 
-def children(pid: int) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(d.name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
+    def bulk_rate(self, seconds: float) -> dict:
+        """Batch files finished per second over `seconds` with nothing else submitted (the batch still running)."""
+        batch_done = (select(func.count()).select_from(Analysis)
+                      .where(Analysis.batch_id.is_not(None), Analysis.status.in_(Status.FINAL)))
+        with self.sessions() as s:
+            before, t0 = s.scalar(batch_done), time.monotonic()
+            time.sleep(seconds)
+            s.expire_all()
+            after, t1 = s.scalar(batch_done), time.monotonic()
+        return {"files": after - before, "seconds": round(t1 - t0, 1), "ips": round((after - before) / (t1 - t0), 3)}
 
 
 def rss_mb(pid: int) -> dict:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up and run the whole service locally: migrations, Redis (started if none answers), a worker, the web.
+# Set up and run the whole service locally: migrations, Redis (started if none answers), the workers, the web.
 # Ctrl-C stops what this script started, and nothing else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,10 +28,9 @@ if ! .venv/bin/python -m shared.redis_check "$REDIS_URL"; then
     --logfile "$DATA_DIR/redis.log" & pids+=($!)
   for _ in $(seq 50); do .venv/bin/python -m shared.redis_check "$REDIS_URL" && break; sleep 0.1; done
 fi
-# one worker consumes every queue (WORKER_QUEUES, or all), highest priority first: uploads, batch chunks, maps
-# (worker/celery_app.py). For dedicated pools run one worker per queue, e.g. WORKER_QUEUES=maps for the maps.
-.venv/bin/celery -A worker.celery_app worker --loglevel=INFO --concurrency="${WORKER_CONCURRENCY:-1}" \
-  --hostname="worker-$$@%h" & pids+=($!)
+# the worker fleet (worker/fleet.py): an interactive worker for single uploads beside a general one for every
+# queue at nice BULK_NICE; WORKER_INTERACTIVE=0 runs one worker for all. It stops its workers on SIGTERM/SIGINT.
+.venv/bin/python -m worker.fleet & pids+=($!)
 export HOST PORT  # gunicorn.conf.py: bind, WEB_WORKERS (2) processes of WEB_THREADS (4) threads
 .venv/bin/gunicorn "web:create_app()" & pids+=($!)
 # the URL is printed once the web answers: a bind to every address is probed on loopback

@@ -75,6 +75,11 @@ class Settings:
     bulk_queue: str = "bulk"  # batch chunks
     maps_queue: str = "maps"  # thumbnails and forensic maps, made after the verdict
     worker_queues: str = ""  # WORKER_QUEUES: what a worker consumes, comma-separated in priority order; "" = all
+    # python -m worker.fleet: WORKER_INTERACTIVE workers that take only single uploads (0: one worker for all),
+    # beside a general worker of WORKER_CONCURRENCY pool processes (0: from the cores) run at nice BULK_NICE
+    worker_interactive: int = 1
+    worker_concurrency: int = 0
+    bulk_nice: int = 10
     max_upload_mb: int = 50
     max_image_pixels: int = 100_000_000
     task_soft_time_limit: int = 120
@@ -131,6 +136,9 @@ class Settings:
             "bulk_queue": env("CELERY_BULK_QUEUE", cls.bulk_queue),
             "maps_queue": env("CELERY_MAPS_QUEUE", cls.maps_queue),
             "worker_queues": env("WORKER_QUEUES", cls.worker_queues),
+            "worker_interactive": max(0, int(env("WORKER_INTERACTIVE", cls.worker_interactive))),
+            "worker_concurrency": max(0, int(env("WORKER_CONCURRENCY", cls.worker_concurrency))),
+            "bulk_nice": min(19, max(0, int(env("BULK_NICE", cls.bulk_nice)))),
             "max_upload_mb": int(env("MAX_UPLOAD_MB", cls.max_upload_mb)),
             "max_image_pixels": int(env("MAX_IMAGE_PIXELS", cls.max_image_pixels)),
             "task_soft_time_limit": int(env("TASK_SOFT_TIME_LIMIT", cls.task_soft_time_limit)),
@@ -229,7 +237,7 @@ class Settings:
 # The environment variables Settings.from_env reads (documented in the README table).
 ENV_VARS = (
     "APP_ENV", "DATA_DIR", "DATABASE_URL", "REDIS_URL", "UPLOAD_DIR", "MODEL_PATH", "CELERY_QUEUE",
-    "CELERY_BULK_QUEUE", "CELERY_MAPS_QUEUE", "WORKER_QUEUES",
+    "CELERY_BULK_QUEUE", "CELERY_MAPS_QUEUE", "WORKER_QUEUES", "WORKER_INTERACTIVE", "WORKER_CONCURRENCY", "BULK_NICE",
     "MAX_UPLOAD_MB", "MAX_IMAGE_PIXELS", "TASK_SOFT_TIME_LIMIT", "EXIFTOOL_TIMEOUT", "PAGE_SIZE", "SECRET_KEY",
     "REQUIRE_API_KEY", "WEB_UI", "RATE_LIMIT_PER_MINUTE", "MAX_BATCH_FILES", "MAX_BATCH_MB", "BATCH_CHUNK",
     "WEBHOOK_RETRY_BASE_S", "WEBHOOK_ALLOW_PRIVATE", "WEBHOOK_CONNECT_TIMEOUT_S", "WEBHOOK_READ_TIMEOUT_S",

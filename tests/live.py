@@ -48,13 +48,16 @@ class Worker:
     def __init__(self, overrides: dict, name: str = "w1", concurrency: int = 1, env: dict | None = None,
                  app: str = "worker.celery_app"):
         """app: the Celery app module (tests/slow_start.py: the same app on a machine that loads slowly)."""
+        self._start([str(BIN / "celery"), "-A", app, "worker", "--loglevel=INFO", "--pool=prefork",
+                     f"--concurrency={concurrency}", f"--hostname={name}-{os.getpid()}@%h", "--without-gossip",
+                     "--without-mingle", "--without-heartbeat"], overrides, env)
+
+    def _start(self, argv: list[str], overrides: dict, env: dict | None) -> None:
         self.log: list[str] = []
         self.proc = subprocess.Popen(
-            [str(BIN / "celery"), "-A", app, "worker", "--loglevel=INFO", "--pool=prefork",
-             f"--concurrency={concurrency}", f"--hostname={name}-{os.getpid()}@%h", "--without-gossip",
-             "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=service_env(overrides) | (env or {}), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True,  # its own process group, so kill9() takes the pool with it
+            argv, cwd=ROOT, env=service_env(overrides) | (env or {}), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,  # its own process group, so kill9() takes the pool with it
         )
         threading.Thread(target=self._drain, daemon=True).start()
 
@@ -86,6 +89,77 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+class Fleet(Worker):
+    """`python -m worker.fleet` as a child process; its log holds its own lines and its workers'."""
+
+    def __init__(self, overrides: dict, env: dict | None = None):
+        self._start([sys.executable, "-m", "worker.fleet"], overrides, env)
+
+    def pools(self) -> dict[str, int]:
+        """Each pool's name and its worker's pid, from the fleet's line for it."""
+        lines = [line.split("] pool ", 1)[1] for line in self.log if "/fleet] pool " in line]
+        return {line.split()[0]: int(line.split("(pid ", 1)[1].split(")")[0]) for line in lines}
+
+    def wait_up(self, pools: int, processes: int = 0, timeout: float = 180) -> "Fleet":
+        """Every pool's worker ready, and `processes` pool processes with their model loaded (0: preload off)."""
+        wait_for(lambda: self._up(pools, processes), timeout, "fleet not up")
+        return self
+
+    def _up(self, pools: int, processes: int) -> bool:
+        text = "".join(self.log)
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"fleet exited ({self.proc.returncode}):\n" + text[-4000:])
+        return text.count(" ready.\n") >= pools and text.count("worker process ready") >= processes
+
+    def stop(self) -> None:
+        """SIGTERM, as a supervisor stops it; anything still running after a minute is killed."""
+        tree = process_tree(self.proc.pid)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                pass
+        for pid in still_running(tree):
+            os.kill(pid, signal.SIGKILL)
+
+
+def children(pid: int) -> list[int]:
+    """A process's children (the kernel's list, per thread)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:  # the thread or the process ended
+            pass
+    return out
+
+
+def _started(pid: int) -> str | None:
+    """The process's start time (tells it from a later process given the same pid); None when gone or a zombie."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
+def process_tree(pid: int) -> dict[int, str]:
+    """A process and all its descendants, whatever their process group or session: pid -> start time."""
+    tree, todo = {}, [pid]
+    while todo:
+        p = todo.pop()
+        if (started := _started(p)) is not None:
+            tree[p] = started
+            todo += children(p)
+    return tree
+
+
+def still_running(tree: dict[int, str]) -> list[int]:
+    """The processes of a process_tree that are still running (not the same pid reused)."""
+    return [pid for pid, started in tree.items() if _started(pid) == started]
 
 
 def free_port() -> int:

@@ -105,3 +105,11 @@ def test_committed_results_have_the_issue_keys():
     r = json.loads(latest.read_text())
     assert [k for k in REQUIRED if k not in r] == []
     assert r["machine"]["model_sha256"] and r["machine"]["cpu_model"]
+
+
+def test_derive_judges_the_fleet_by_its_own_rounds():
+    r = {"fleets": {"pipeline_single_p50_ms": 200.0,
+                    "summary": {"fleet": {"idle_p50_ms": 250.0, "under_bulk_p50_ms": 600.0}}}}
+    run.derive(r)
+    assert {name: t["met"] for name, t in r["targets"].items()} == {
+        "fleet: single verdict p50 <= in-process + 60 ms": True, "fleet: under bulk <= 2 x idle": False}

@@ -19,7 +19,12 @@ def test_services_and_commands():
     services = load()["services"]
     assert {"web", "worker", "redis", "postgres", "migrate", "worker-gpu", "objectstore"} <= set(services)
     assert "gunicorn" in services["web"]["command"] and "web:create_app()" in services["web"]["command"]
-    assert services["worker"]["command"][:3] == ["celery", "-A", "worker.celery_app"]
+    # the default worker is the fleet, restarted whole when one of its workers stops
+    assert services["worker"]["command"] == ["python", "-m", "worker.fleet"]
+    assert services["worker"]["restart"] == "unless-stopped" and services["worker"]["init"] is True
+    for name in ("worker-interactive", "worker-bulk", "worker-maps", "worker-gpu"):  # the profiles' single workers
+        assert services[name]["command"][:3] == ["celery", "-A", "worker.celery_app"], name
+    assert services["worker-interactive"]["environment"]["WORKER_QUEUES"] == "analyses"
     assert services["migrate"]["command"] == ["python", "-m", "shared.migrate"]
     assert services["worker-gpu"]["profiles"] == ["gpu"]
     # one image: web and worker differ only by command

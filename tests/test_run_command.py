@@ -6,16 +6,24 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
 
 from shared.redis_check import ping
 from tests.conftest import camera_like_jpeg
-from tests.live import ROOT, free_port
+from tests.live import ROOT, free_port, process_tree, still_running
 from tests.test_metrics import parse
 
 pytestmark = pytest.mark.slow
+
+
+def command_line(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 def test_run_script_serves_a_verdict_and_ctrl_c_stops_everything(tmp_path):
@@ -62,6 +70,9 @@ def test_run_script_serves_a_verdict_and_ctrl_c_stops_everything(tmp_path):
         scrape = parse(requests.get(base + "/metrics", timeout=5).text)
         assert scrape[("deepfake_pipeline_stage_seconds_count", (("stage", "total"),))] == 1
     finally:
+        # every process it started, by pid tree: the fleet's workers run in process groups of their own
+        tree = process_tree(proc.pid)
+        commands = [command_line(pid) for pid in tree]
         os.killpg(proc.pid, signal.SIGINT)
         try:
             proc.wait(60)
@@ -71,5 +82,8 @@ def test_run_script_serves_a_verdict_and_ctrl_c_stops_everything(tmp_path):
     time.sleep(1)
     left = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
     assert not left, f"processes left running: {left}"
+    assert not still_running(tree), f"processes left running: {still_running(tree)}"
+    for pool in ("interactive", "general"):  # the check saw the fleet's workers
+        assert any(f"--hostname={pool}-" in cmd for cmd in commands), commands
     assert not ping(redis_url), "the Redis it started is still running"
     assert "running at" in (tmp_path / "run.log").read_text()

@@ -46,7 +46,8 @@ def _load_resources(**_kwargs) -> None:
 
     res = tasks.resources()
     if os.environ.get("WORKER_PRELOAD", "1") == "1":
-        res.detector  # noqa: B018 - warm up once so the first upload does not wait for it
+        res.detector  # noqa: B018 - load once so the first upload does not wait for it
+        log.info("worker process warm-up: the first forward pass took %.2f s", res.warm_up())
         log.info("worker process ready: model %s on %s, batch %d", res.detector.version[:12], res.device,
                  settings.model_batch)
 
