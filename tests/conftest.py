@@ -20,6 +20,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SHARED_DIR", ROOT.parent / "shared"))
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+# The longest files (seconds per file from `pytest --durations=0`, summed) are handed out first: each file runs
+# whole in one process (--dist loadfile), and one long file started last would leave the others idle at the end.
+LONGEST_FIRST = ("test_webhooks_end_to_end.py", "test_chaos.py", "test_detector_held_out.py", "test_finetune.py",
+                 "test_corpus.py", "test_faults.py", "test_scale_out.py", "test_maps_end_to_end.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: every other file keeps its order
 
 
 def shared_path(*parts: str) -> Path:
