@@ -29,23 +29,15 @@ def images(tmp_path_factory):
 @pytest.fixture
 def link_app(overrides):
     """The app with links to 127.0.0.1 allowed, a 1 MB upload limit and a short fetch deadline."""
-    from web import create_app
-
-    app = create_app(overrides | PRIVATE | {"max_upload_mb": 1, "link_fetch_timeout_s": 3.0})
-    app.config["TESTING"] = True
-    yield app
-    app.extensions["db_engine"].dispose()
+    with app_for(overrides | PRIVATE | {"max_upload_mb": 1, "link_fetch_timeout_s": 3.0}) as app:
+        app.config["TESTING"] = True
+        yield app
 
 
 @pytest.fixture
-def strict_app(overrides):
-    """The app as deployed: links to private addresses refused."""
-    from web import create_app
-
-    app = create_app(overrides)
-    app.config["TESTING"] = True
-    yield app
-    app.extensions["db_engine"].dispose()
+def strict_app(app):
+    """The app as deployed: links to private addresses refused (the default)."""
+    return app
 
 
 def post_link(client, url, **more):
