@@ -195,6 +195,8 @@ def main(argv=None) -> int:
     ap.add_argument("--designs", default=",".join(designs.DEFAULT), help=f"comma list of {', '.join(designs.ALL)}")
     ap.add_argument("--json", default=None, help="write every figure here (the card reads models/crossval.json)")
     ap.add_argument("--no-extra", action="store_true", help="without the ComfyUI template outputs")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the other designs of an existing --json (same data and folds) beside these")
     args = ap.parse_args(argv)
     items = all_items(not args.no_extra)
     src = [i.source for i in items]
@@ -215,8 +217,20 @@ def main(argv=None) -> int:
               f"{r.get('drop_scale_0.5', float('nan')):+9.3f} {r['real_called_fake']:9.1%} {r['fake_called_fake']:8.1%} "
               f"{r['fake_called_real']:8.1%}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"command": "python -m models.crossval " + " ".join(argv or sys.argv[1:]),
-                                               "folds": folds.FOLDS, "results": results}, indent=1) + "\n")
+        command = "python -m models.crossval " + " ".join(argv or sys.argv[1:])
+        commands = {name: command for name in names}
+        if args.merge and Path(args.json).is_file():
+            old = json.loads(Path(args.json).read_text())
+            if [list(f) for f in old["folds"]] != [list(f) for f in folds.FOLDS] or any(
+                    old["results"][d]["n"] != len(items) for d in old["results"]):
+                raise SystemExit(f"{args.json} was measured on other folds or data: run every design again")
+            for d in [d for d in old["results"] if d not in results]:
+                commands[d] = old.get("commands", {}).get(d, old["command"])
+            results = {**{d: old["results"][d] for d in designs.ALL if d in old["results"] and d not in results},
+                       **results}
+            results = {d: results[d] for d in designs.ALL if d in results}  # the card's order
+        Path(args.json).write_text(json.dumps({"command": command, "commands": commands, "folds": folds.FOLDS,
+                                               "results": results}, indent=1) + "\n")
     return 0
 
 

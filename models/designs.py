@@ -9,12 +9,16 @@
 - ``frozen-crops``: today's frozen head (the 2240 ``content`` features, native crops) on the fine-tuning
   cache and its views, so it is compared with the fine-tuned designs image for image.
 - ``frozen-multiview``: the same frozen head trained on native crops and global views, scoring their mean.
+- ``frozen-texture``: ``frozen-multiview`` with the texture statistics of the block-10 maps (their channel
+  Gram matrix, ``models.texture``) beside the content features.
+- ``frozen-balanced``: ``frozen-multiview`` with class weights balanced within content clusters
+  (``logreg.content_balance``); ``frozen-texture-balanced``: both.
 - ``finetune-<rule>``: ImageNet Lite0 whose blocks 11-15 and head are fine-tuned (``models.finetune``),
   each image's logit from its global view and native crops by ``rule`` (``finetune.AGGREGATES``):
   ``global`` and ``crops`` are each view alone, ``mean``, ``half`` and ``max`` combine them.
 - ``finetune15-<rule>``: the same with block 15 and the head trained only (``finetune.SCHEDULES``).
-- ``ensemble-multiview``: the mean of the ``frozen-multiview`` and ``finetune15-mean`` logits (no weight
-  fitted on held-out data).
+- ``ensemble-multiview``, ``ensemble-texture``: the mean of the ``frozen-multiview`` (or
+  ``frozen-texture-balanced``) and ``finetune15-mean`` logits (no weight fitted on held-out data).
 - ``shortcut-geometry``: a probe trained on aspect ratio and size alone: how much a model could
   learn from the shape of the file instead of its pixels.
 - ``shortcut-style``: a probe on global colour and smoothness statistics alone (saturation,
@@ -25,21 +29,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from models import logreg
+from models import finetune, logreg
 
 FINETUNE = ("finetune-global", "finetune-crops", "finetune-mean", "finetune-half", "finetune-max",
             "finetune15-global", "finetune15-crops", "finetune15-mean")
 # an ensemble of the frozen multi-view head and the gentler fine-tuned network: the mean of their logits
-ENSEMBLES = {"ensemble-multiview": ("frozen-multiview", "finetune15-mean")}
+ENSEMBLES = {"ensemble-multiview": ("frozen-multiview", "finetune15-mean"),
+             "ensemble-texture": ("frozen-texture-balanced", "finetune15-mean")}
+FROZEN = tuple(finetune.FROZEN)  # logistic heads on the fine-tuning cache
 MEAN_OF = {"ensemble": ("content", "lowlevel"), **ENSEMBLES}  # every ensemble design and its members
 ALL = ("shortcut-geometry", "shortcut-style", "content-top", "content-taps", "content", "lowlevel", "ensemble",
-       "frozen-crops", "frozen-multiview", *FINETUNE, *ENSEMBLES)
+       *FROZEN, *FINETUNE, *ENSEMBLES)
 PROBES = {"shortcut-geometry": "geometry", "shortcut-style": "style"}
 # the table of the model card: the fine-tuning cache's designs and the cheap shortcut probes
-DEFAULT = ("shortcut-geometry", "shortcut-style", "frozen-crops", "frozen-multiview", *FINETUNE, *ENSEMBLES)
+DEFAULT = ("shortcut-geometry", "shortcut-style", *FROZEN, *FINETUNE, *ENSEMBLES)
 # Bumped when a design's code changes what it scores, so cached held-out scores are not reused.
 REVISION = {"content": 1, "content-top": 1, "content-taps": 1, "lowlevel": 2, "ensemble": 2,
-            "frozen-crops": 1, "frozen-multiview": 1, **{d: 1 for d in FINETUNE}, **{d: 1 for d in ENSEMBLES}}
+            **{d: 1 for d in FROZEN}, **{d: 1 for d in FINETUNE}, **{d: 1 for d in ENSEMBLES}}
 CONTENT_L2 = 30.0
 TOP = 1280  # the first TOP features are the top layer's (models.features.feature_model)
 
@@ -124,10 +130,10 @@ def held_out_scores(name: str, items, fold: np.ndarray, done: dict) -> dict[str,
     if name in MEAN_OF:  # an ensemble: the mean of its members' logits
         members = [done[m] if m in done else held_out_scores(m, items, fold, done) for m in MEAN_OF[name]]
         return {v: np.mean([m[v] for m in members], axis=0) for v in members[0]}
-    if name in ("frozen-crops", "frozen-multiview"):
+    if name in FROZEN:
         from models import finetune
 
-        return finetune.frozen_held_out(items, fold, name.split("-")[1])
+        return finetune.frozen_held_out(items, fold, name)
     if name in FINETUNE:
         # one fine-tuning run per fold and schedule scores every rule: the others are kept in `done`
         from models import finetune

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models import logreg, preprocess
+from models import logreg, preprocess, texture
 
 SPLIT = "block10_add"  # output of the last frozen block
 FIRST_TRAINED = 11  # blocks FIRST_TRAINED.. and the head are trained
@@ -337,26 +337,60 @@ def train_rows(c: dict, native_only: bool = False) -> np.ndarray:
     return tr[pos < N_NATIVE]
 
 
-def frozen_held_out(items, fold: np.ndarray, views: str) -> dict[str, np.ndarray]:
-    """Today's frozen design on the same cache and folds: a logistic head on the 2240 frozen features.
+# The frozen logistic heads cross-validation compares (on the same cache): which training views they fit
+# (the native crops, or every view), the block-10 texture statistics beside the content features
+# (``models.texture``), and class weights balanced within content clusters (``logreg.content_balance``).
+FROZEN = {
+    "frozen-crops": {"native_only": True, "texture": False, "balanced": False},
+    "frozen-multiview": {"native_only": False, "texture": False, "balanced": False},
+    "frozen-texture": {"native_only": False, "texture": True, "balanced": False},
+    "frozen-balanced": {"native_only": False, "texture": False, "balanced": True},
+    "frozen-texture-balanced": {"native_only": False, "texture": True, "balanced": True},
+}
 
-    views="crops": trained on the native crops, scoring the grid crops (the shipped ``content``);
-    views="multiview": trained on every training view, scoring the mean over global view and crops."""
-    from models.designs import CONTENT_L2
 
+def frozen_inputs(c: dict, rows: np.ndarray, g_rows: np.ndarray | None = None, proj=None) -> np.ndarray:
+    """The frozen head's inputs for cached rows: the content features, and given those rows' Gram
+    entries and a ``texture.Projection``, the projected texture statistics beside them."""
+    if proj is None:
+        return np.asarray(c["feats"][rows])
+    return np.hstack([c["feats"][rows], proj(g_rows)])
+
+
+def fit_frozen(c: dict, items, rows: np.ndarray, design: str, g_rows: np.ndarray | None = None):
+    """(logistic head, texture projection or None) of a ``FROZEN`` design on the cached ``rows``
+    (``g_rows``: their Gram entries, for the texture designs)."""
+    from models.designs import CONTENT_L2, TOP
+
+    spec = FROZEN[design]
+    y = np.array([i.label for i in items])[c["image"][rows]]
+    s = np.array([i.source for i in items])[c["image"][rows]]
+    w = logreg.source_weights(s, y)
+    if spec["balanced"]:
+        w = w * logreg.content_balance(c["feats"][rows, :TOP], y)
+    proj = texture.fit_projection(g_rows) if spec["texture"] else None
+    return logreg.fit(frozen_inputs(c, rows, g_rows, proj), y, w, l2=CONTENT_L2), proj
+
+
+def frozen_held_out(items, fold: np.ndarray, design: str) -> dict[str, np.ndarray]:
+    """Held-out logits of a ``FROZEN`` design: a logistic head on the frozen features of the cache.
+
+    frozen-crops: trained on the native crops, scoring the grid crops (the shipped ``content`` until
+    2026-12); the others: trained on every training view, scoring the mean over global view and crops
+    (for the texture designs, the projection fitted on each fold's training views only)."""
     c = cache(items)
-    y_all = np.array([i.label for i in items])
-    src_all = np.array([i.source for i in items])
+    spec = FROZEN[design]
+    g = texture.gram(c["maps"]) if spec["texture"] else None
     tr_rows = c["key"] == "train"
     use_train = np.zeros(len(c["key"]), bool)
-    use_train[train_rows(c, native_only=views == "crops")] = True
+    use_train[train_rows(c, native_only=spec["native_only"])] = True
     out = {v: np.full(len(items), np.nan) for v in EVAL_VIEWS}
     for k in np.unique(fold):
         rows = np.flatnonzero(use_train & (fold != k)[c["image"]])
-        y, s = y_all[c["image"][rows]], src_all[c["image"][rows]]
-        head = logreg.fit(c["feats"][rows], y, logreg.source_weights(s, y), l2=CONTENT_L2)
+        head, proj = fit_frozen(c, items, rows, design, None if g is None else g[rows])
         ev = np.flatnonzero(~tr_rows & (fold == k)[c["image"]])
-        per = image_scores(head.logit(c["feats"][ev]), c, ev, len(items))["crops" if views == "crops" else "mean"]
+        per = image_scores(head.logit(frozen_inputs(c, ev, None if g is None else g[ev], proj)), c, ev, len(items))[
+            "crops" if spec["native_only"] else "mean"]
         for v in EVAL_VIEWS:
             m = ~np.isnan(per[v])
             out[v][m] = per[v][m]

@@ -69,3 +69,32 @@ def source_weights(sources: np.ndarray, labels: np.ndarray) -> np.ndarray:
         if m.any():
             w[m] *= 0.5 / w[m].sum()
     return w * len(w)
+
+
+def content_balance(x: np.ndarray, y: np.ndarray, k: int = 24, iters: int = 15, seed: int = 0,
+                    cap: float = 4.0) -> np.ndarray:
+    """Row multipliers that give both classes the same weight inside each content cluster.
+
+    Why: in our data most photos of faces are genuine and most AI images are not of faces, so a head
+    learns "a face is a real photo", and a held-out family of AI faces (StyleGAN) scores below the
+    genuine photos. Clustering the rows by their top features (spherical k-means) and weighting each
+    class to half of its cluster takes that cue away where both classes are present; ``cap`` bounds the
+    multiplier so a cluster with a handful of one class does not hang on them. Measured under the
+    source-held-out folds: +0.005 mean family AUC, StyleGAN faces 0.340 -> 0.386 (models/README.md)."""
+    x = np.asarray(x, np.float32)
+    x = x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-12)
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    centres = x[rng.choice(len(x), k, replace=False)]
+    for _ in range(iters):
+        lab = np.argmax(x @ centres.T, 1)
+        centres = np.stack([x[lab == j].mean(0) if (lab == j).any() else centres[j] for j in range(k)])
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True) + 1e-12
+    w = np.ones(len(x))
+    for j in range(k):
+        m = lab == j
+        for c in (0, 1):
+            n_c = (m & (y == c)).sum()
+            if n_c and n_c < m.sum():  # both classes present
+                w[m & (y == c)] = np.clip(0.5 * m.sum() / n_c, 1 / cap, cap)
+    return w

@@ -23,25 +23,35 @@ from pathlib import Path
 
 import numpy as np
 
-from models import crossval, designs, features, finetune, folds, logreg, lowlevel, preprocess
+from models import crossval, designs, features, finetune, folds, logreg, lowlevel, preprocess, texture
 
 HERE = Path(__file__).resolve().parent
-CANDIDATES = ("frozen-crops", "frozen-multiview", *designs.FINETUNE, *designs.ENSEMBLES)
+CANDIDATES = (*designs.FROZEN, *designs.FINETUNE, *designs.ENSEMBLES)
 LEGACY = ("content", "lowlevel", "ensemble")  # the designs of earlier models, trained when asked by name
 MEMBERS = {"content": ("content",), "lowlevel": ("lowlevel",), "ensemble": ("content", "lowlevel")}
 MAX_DROP = 0.03  # the most a shipped design's mean family AUC may fall under JPEG q75 or a 0.5x downscale
 log = crossval.log
 
 
-def content_model(head, size: int = preprocess.INPUT_SIZE):
-    """Frozen-feature Lite0 with the logistic head as its last Dense layer (standardisation folded in)."""
+def content_model(head, size: int = preprocess.INPUT_SIZE, proj=None):
+    """Frozen-feature Lite0 with the logistic head as its last Dense layer (standardisation folded in);
+    given a ``texture.Projection``, the head also reads the block-10 map's Gram matrix (``models.texture``),
+    the projection folded into the same Dense layer."""
     import keras
     from keras import layers
 
     feat = features.feature_model(size)
-    out = layers.Dense(1, activation="sigmoid", name="fake_probability")(feat.output)
+    x = feat.output
+    if proj is not None:
+        gram = texture.gram_layer(feat.get_layer(texture.LAYER).output)
+        x = layers.Concatenate(name="content_and_texture")([x, gram])
+    out = layers.Dense(1, activation="sigmoid", name="fake_probability")(x)
     model = keras.Model(feat.input, out, name="detector_content")
-    w, b = head.raw_weights()
+    if proj is not None:
+        wf, wg, b = texture.fold_head(head, proj, feat.output.shape[-1])
+        w = np.concatenate([wf, wg])
+    else:
+        w, b = head.raw_weights()
     model.get_layer("fake_probability").set_weights([w.reshape(-1, 1).astype(np.float32), np.array([b], np.float32)])
     return model
 
@@ -85,12 +95,14 @@ def train_design(name: str, items, out: Path, log=log) -> str:
                 f"{sch['train_from'] - 1} frozen")
         crops, aggregate = "multiview", rule
     else:
-        rows = finetune.train_rows(c, native_only=name == "frozen-crops")
-        y = np.array([i.label for i in items])[c["image"][rows]]
-        src = np.array([i.source for i in items])[c["image"][rows]]
-        head = logreg.fit(c["feats"][rows], y, logreg.source_weights(src, y), l2=designs.CONTENT_L2)
-        model, file = content_model(head), "content"
-        what = "frozen ImageNet EfficientNet-Lite0, mean and mean square of 6 layers + top features, logistic head"
+        spec = finetune.FROZEN[name]
+        rows = finetune.train_rows(c, native_only=spec["native_only"])
+        head, proj = finetune.fit_frozen(c, items, rows, name, texture.gram(c["maps"][rows]) if spec["texture"] else None)
+        model, file = content_model(head, proj=proj), "content"
+        what = "frozen ImageNet EfficientNet-Lite0, mean and mean square of 6 layers + top features"
+        if proj is not None:
+            what += f", the block-10 Gram matrix ({texture.N_COMPONENTS} principal components)"
+        what += ", logistic head" + (" (class weights balanced within content clusters)" if spec["balanced"] else "")
         crops, aggregate = ("grid", "crops") if name == "frozen-crops" else ("multiview", "mean")
     path = out / f"{file}.keras"
     model.save(path)

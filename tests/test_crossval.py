@@ -67,3 +67,16 @@ def test_logistic_regression_recovers_a_separating_direction_and_folds_its_scali
     weights = logreg.source_weights(np.array(["a"] * 90 + ["b"] * 10 + ["c"] * 50), np.r_[np.zeros(100), np.ones(50)])
     assert np.isclose(weights[:100].sum(), weights[100:].sum())  # classes weigh the same
     assert np.isclose(weights[:90].sum() / weights[90:100].sum(), 3.0)  # sources weigh sqrt(size)
+
+
+def test_content_balance_evens_the_classes_inside_a_mixed_cluster_and_leaves_a_pure_one():
+    # "faces": 30 genuine and 10 AI rows around one direction; "scenes": 20 genuine rows around another
+    rng = np.random.default_rng(2)
+    faces = np.r_[0:40]
+    x = np.vstack([np.r_[5.0, 0, 0] + rng.normal(0, 0.3, (40, 3)), np.r_[0, 5.0, 0] + rng.normal(0, 0.3, (20, 3))])
+    y = np.r_[np.zeros(30), np.ones(10), np.zeros(20)].astype(int)
+    w = logreg.content_balance(x, y, k=2)
+    assert np.isclose(w[faces][y[faces] == 0].sum(), w[faces][y[faces] == 1].sum())
+    assert np.allclose(w[40:], 1.0)  # one class only: nothing to balance
+    capped = logreg.content_balance(x, np.r_[np.zeros(39), 1, np.zeros(20)].astype(int), k=2)
+    assert capped[39] == 4.0  # a lone AI row in the cluster does not get the whole half
