@@ -224,11 +224,9 @@ def main(argv=None) -> int:
             if [list(f) for f in old["folds"]] != [list(f) for f in folds.FOLDS] or any(
                     old["results"][d]["n"] != len(items) for d in old["results"]):
                 raise SystemExit(f"{args.json} was measured on other folds or data: run every design again")
-            for d in [d for d in old["results"] if d not in results]:
-                commands[d] = old.get("commands", {}).get(d, old["command"])
-            results = {**{d: old["results"][d] for d in designs.ALL if d in old["results"] and d not in results},
-                       **results}
-            results = {d: results[d] for d in designs.ALL if d in results}  # the card's order
+            kept = {d: old["results"][d] for d in designs.ALL if d in old["results"] and d not in results}
+            commands.update({d: old.get("commands", {}).get(d, old["command"]) for d in kept})
+            results = {d: results.get(d) or kept[d] for d in designs.ALL if d in results or d in kept}  # card order
         Path(args.json).write_text(json.dumps({"command": command, "commands": commands, "folds": folds.FOLDS,
                                                "results": results}, indent=1) + "\n")
     return 0

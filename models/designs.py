@@ -131,13 +131,9 @@ def held_out_scores(name: str, items, fold: np.ndarray, done: dict) -> dict[str,
         members = [done[m] if m in done else held_out_scores(m, items, fold, done) for m in MEAN_OF[name]]
         return {v: np.mean([m[v] for m in members], axis=0) for v in members[0]}
     if name in FROZEN:
-        from models import finetune
-
         return finetune.frozen_held_out(items, fold, name)
     if name in FINETUNE:
         # one fine-tuning run per fold and schedule scores every rule: the others are kept in `done`
-        from models import finetune
-
         schedule, rule = name.split("-")
         key = "_" + schedule
         if key not in done:

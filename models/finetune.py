@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models import logreg, preprocess, texture
+from models import logreg, preprocess
 
 SPLIT = "block10_add"  # output of the last frozen block
 FIRST_TRAINED = 11  # blocks FIRST_TRAINED.. and the head are trained
@@ -360,6 +360,7 @@ def frozen_inputs(c: dict, rows: np.ndarray, g_rows: np.ndarray | None = None, p
 def fit_frozen(c: dict, items, rows: np.ndarray, design: str, g_rows: np.ndarray | None = None):
     """(logistic head, texture projection or None) of a ``FROZEN`` design on the cached ``rows``
     (``g_rows``: their Gram entries, for the texture designs)."""
+    from models import texture
     from models.designs import CONTENT_L2, TOP
 
     spec = FROZEN[design]
@@ -378,6 +379,8 @@ def frozen_held_out(items, fold: np.ndarray, design: str) -> dict[str, np.ndarra
     frozen-crops: trained on the native crops, scoring the grid crops (the shipped ``content`` until
     2026-12); the others: trained on every training view, scoring the mean over global view and crops
     (for the texture designs, the projection fitted on each fold's training views only)."""
+    from models import texture
+
     c = cache(items)
     spec = FROZEN[design]
     g = texture.gram(c["maps"]) if spec["texture"] else None

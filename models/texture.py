@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LAYER = "block10_add"  # the last frozen block of models.finetune (its maps are in the fine-tuning cache)
-CHANNELS = 112
+from models.finetune import SPLIT as LAYER, SPLIT_SHAPE  # the last frozen block: its maps are in the cache
+
+CHANNELS = SPLIT_SHAPE[-1]
 N_COMPONENTS = 384  # measured: 128 gave +0.002 mean family AUC over the content features alone, 384 +0.010
 FIT_ROWS = 6000  # training crops the projection is fitted on (a seeded sample)
 _IU = np.triu_indices(CHANNELS)

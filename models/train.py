@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models import crossval, designs, features, finetune, folds, logreg, lowlevel, preprocess, texture
+from models import crossval, designs, features, finetune, folds, lowlevel, preprocess, texture
 
 HERE = Path(__file__).resolve().parent
 CANDIDATES = (*designs.FROZEN, *designs.FINETUNE, *designs.ENSEMBLES)
