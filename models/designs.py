@@ -13,12 +13,15 @@
   Gram matrix, ``models.texture``) beside the content features.
 - ``frozen-balanced``: ``frozen-multiview`` with class weights balanced within content clusters
   (``logreg.content_balance``); ``frozen-texture-balanced``: both.
+- ``frozen-early-balanced``: ``frozen-texture-balanced`` with the Gram matrices of blocks 2 and 4 as well
+  (finer texture, nearer the pixels; ``texture.GROUPS["early"]``).
 - ``finetune-<rule>``: ImageNet Lite0 whose blocks 11-15 and head are fine-tuned (``models.finetune``),
   each image's logit from its global view and native crops by ``rule`` (``finetune.AGGREGATES``):
   ``global`` and ``crops`` are each view alone, ``mean``, ``half`` and ``max`` combine them.
 - ``finetune15-<rule>``: the same with block 15 and the head trained only (``finetune.SCHEDULES``).
-- ``ensemble-multiview``, ``ensemble-texture``: the mean of the ``frozen-multiview`` (or
-  ``frozen-texture-balanced``) and ``finetune15-mean`` logits (no weight fitted on held-out data).
+- ``ensemble-multiview``, ``ensemble-texture``, ``ensemble-early``: the mean of the ``frozen-multiview``
+  (``frozen-texture-balanced``, ``frozen-early-balanced``) and ``finetune15-mean`` logits (no weight
+  fitted on held-out data).
 - ``shortcut-geometry``: a probe trained on aspect ratio and size alone: how much a model could
   learn from the shape of the file instead of its pixels.
 - ``shortcut-style``: a probe on global colour and smoothness statistics alone (saturation,
@@ -35,7 +38,8 @@ FINETUNE = ("finetune-global", "finetune-crops", "finetune-mean", "finetune-half
             "finetune15-global", "finetune15-crops", "finetune15-mean")
 # an ensemble of the frozen multi-view head and the gentler fine-tuned network: the mean of their logits
 ENSEMBLES = {"ensemble-multiview": ("frozen-multiview", "finetune15-mean"),
-             "ensemble-texture": ("frozen-texture-balanced", "finetune15-mean")}
+             "ensemble-texture": ("frozen-texture-balanced", "finetune15-mean"),
+             "ensemble-early": ("frozen-early-balanced", "finetune15-mean")}
 FROZEN = tuple(finetune.FROZEN)  # logistic heads on the fine-tuning cache
 MEAN_OF = {"ensemble": ("content", "lowlevel"), **ENSEMBLES}  # every ensemble design and its members
 ALL = ("shortcut-geometry", "shortcut-style", "content-top", "content-taps", "content", "lowlevel", "ensemble",

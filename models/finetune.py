@@ -51,7 +51,7 @@ SCHEDULES = {
 }
 DROPOUT = 0.2
 HEAD_L2 = 30.0
-REVISION = 1  # bump when anything here changes what is cached or scored
+REVISION = 2  # bump when anything here changes what is cached or scored
 CACHE = Path(__file__).resolve().parents[1] / "data" / "cache"
 AGGREGATES = preprocess.AGGREGATES
 
@@ -65,13 +65,15 @@ def log(msg: str) -> None:
 
 # --- the network ---------------------------------------------------------------------------------
 def lower_model(size: int = preprocess.INPUT_SIZE):
-    """Frozen ImageNet Lite0 -> (block-10 map, the frozen content features of ``models.features``)."""
+    """Frozen ImageNet Lite0 -> (block-10 map, the frozen content features of ``models.features``,
+    the early layers' maps whose texture statistics the cache keeps: ``models.texture.EARLY``)."""
     import keras
 
-    from models import features
+    from models import features, texture
 
     feat = features.feature_model(size)
-    return keras.Model(feat.input, [feat.get_layer(SPLIT).output, feat.output], name="lite0_lower")
+    early = [feat.get_layer(name).output for name in texture.EARLY]
+    return keras.Model(feat.input, [feat.get_layer(SPLIT).output, feat.output, *early], name="lite0_lower")
 
 
 def _top(x, dropout: float = DROPOUT):
@@ -162,22 +164,30 @@ def robust_subset(items) -> np.ndarray:
 
 
 def cache(items, chunk: int = 48) -> dict:
-    """{"maps": (R,14,14,112) float16, "feats": (R, 2240) float32, "image": (R,), "key": (R,) str}:
-    every view's frozen activations, computed once and kept under data/cache."""
-    key = json.dumps([REVISION, SPLIT, N_NATIVE, N_GLOBAL, EVAL_VIEWS, ROBUST_PER_SOURCE,
+    """{"maps": (R,14,14,112) float16, "feats": (R, 2240) float32, "early": (R, 1120) float32 (the Gram
+    entries of ``models.texture.EARLY``), "image": (R,), "key": (R,) str}: every view's frozen
+    activations, computed once and kept under data/cache."""
+    from models import texture
+
+    key = json.dumps([REVISION, SPLIT, texture.EARLY, N_NATIVE, N_GLOBAL, EVAL_VIEWS, ROBUST_PER_SOURCE,
                       [(i.path, i.label) for i in items]])
     folder = CACHE / f"finetune-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
     if (folder / "done").is_file():
         return {k: np.load(folder / f"{k}.npy", mmap_mode="r" if k == "maps" else None)
-                for k in ("maps", "feats", "image", "key")}
+                for k in ("maps", "feats", "early", "image", "key")}
     import tensorflow as tf
 
     lower = lower_model()
-    fwd = tf.function(lambda x: lower(x, training=False), reduce_retracing=True,
+
+    def run(x):
+        m, f, *early = lower(x, training=False)
+        return m, f, tf.concat([texture.gram_tf(e) for e in early], axis=1)
+
+    fwd = tf.function(run, reduce_retracing=True,
                       input_signature=[tf.TensorSpec([None, preprocess.INPUT_SIZE, preprocess.INPUT_SIZE, 3],
                                                      tf.float32)])
     robust = robust_subset(items)
-    maps, feats, image, keys = [], [], [], []
+    maps, feats, grams, image, keys = [], [], [], [], []
     t0 = time.time()
 
     def prep(k):
@@ -188,9 +198,10 @@ def cache(items, chunk: int = 48) -> dict:
             sets = list(ex.map(prep, range(start, min(start + chunk, len(items)))))
             flat = np.concatenate([v for s in sets for v in s.values()]).astype(np.float32)
             for a in range(0, len(flat), BATCH):
-                m, f = fwd(flat[a:a + BATCH])
+                m, f, g = fwd(flat[a:a + BATCH])
                 maps.append(m.numpy().astype(np.float16))
                 feats.append(f.numpy())
+                grams.append(g.numpy())
             for j, s in enumerate(sets):
                 for name, v in s.items():
                     image += [start + j] * len(v)
@@ -200,8 +211,8 @@ def cache(items, chunk: int = 48) -> dict:
             log(f"frozen activations {done}/{len(items)} images, {len(image)} views, {el / 60:.1f} min, "
                 f"eta {el / done * (len(items) - done) / 60:.1f} min")
     folder.mkdir(parents=True, exist_ok=True)
-    out = {"maps": np.concatenate(maps), "feats": np.concatenate(feats), "image": np.array(image),
-           "key": np.array(keys)}
+    out = {"maps": np.concatenate(maps), "feats": np.concatenate(feats), "early": np.concatenate(grams),
+           "image": np.array(image), "key": np.array(keys)}
     for k, v in out.items():
         np.save(folder / f"{k}.npy", v)
     (folder / "done").write_text(f"{len(items)} images, {time.time() - t0:.0f} s\n")
@@ -338,28 +349,49 @@ def train_rows(c: dict, native_only: bool = False) -> np.ndarray:
 
 
 # The frozen logistic heads cross-validation compares (on the same cache): which training views they fit
-# (the native crops, or every view), the block-10 texture statistics beside the content features
-# (``models.texture``), and class weights balanced within content clusters (``logreg.content_balance``).
+# (the native crops, or every view), texture statistics beside the content features (``models.texture``:
+# "texture", the block-10 Gram matrix; "early", those of blocks 2 and 4), and class weights balanced within
+# content clusters (``logreg.content_balance``).
 FROZEN = {
-    "frozen-crops": {"native_only": True, "texture": False, "balanced": False},
-    "frozen-multiview": {"native_only": False, "texture": False, "balanced": False},
-    "frozen-texture": {"native_only": False, "texture": True, "balanced": False},
-    "frozen-balanced": {"native_only": False, "texture": False, "balanced": True},
-    "frozen-texture-balanced": {"native_only": False, "texture": True, "balanced": True},
+    "frozen-crops": {"native_only": True, "texture": False, "early": False, "balanced": False},
+    "frozen-multiview": {"native_only": False, "texture": False, "early": False, "balanced": False},
+    "frozen-texture": {"native_only": False, "texture": True, "early": False, "balanced": False},
+    "frozen-balanced": {"native_only": False, "texture": False, "early": False, "balanced": True},
+    "frozen-texture-balanced": {"native_only": False, "texture": True, "early": False, "balanced": True},
+    "frozen-early-balanced": {"native_only": False, "texture": True, "early": True, "balanced": True},
 }
 
 
-def frozen_inputs(c: dict, rows: np.ndarray, g_rows: np.ndarray | None = None, proj=None) -> np.ndarray:
-    """The frozen head's inputs for cached rows: the content features, and given those rows' Gram
-    entries and a ``texture.Projection``, the projected texture statistics beside them."""
-    if proj is None:
-        return np.asarray(c["feats"][rows])
-    return np.hstack([c["feats"][rows], proj(g_rows)])
+def texture_groups(design: str) -> list[str]:
+    """The ``texture.GROUPS`` a frozen design reads, in the order of its head's inputs."""
+    from models import texture
+
+    return [g for g in texture.GROUPS if FROZEN[design][g]]
 
 
-def fit_frozen(c: dict, items, rows: np.ndarray, design: str, g_rows: np.ndarray | None = None):
-    """(logistic head, texture projection or None) of a ``FROZEN`` design on the cached ``rows``
-    (``g_rows``: their Gram entries, for the texture designs)."""
+def texture_blocks(c: dict, rows: np.ndarray, design: str, block10: np.ndarray | None = None) -> list[np.ndarray]:
+    """Per texture group of the design, the cached rows' Gram entries (``block10``: the block-10 Gram of
+    every cache row, when the caller has it already)."""
+    from models import texture
+
+    out = []
+    for group in texture_groups(design):
+        if group == "texture":
+            out.append(block10[rows] if block10 is not None else texture.gram(c["maps"][rows]))
+        else:
+            out.append(np.asarray(c["early"][rows], np.float32))
+    return out
+
+
+def frozen_inputs(c: dict, rows: np.ndarray, blocks=(), projs=()) -> np.ndarray:
+    """The frozen head's inputs for cached rows: the content features, and beside them each texture
+    group's projected Gram entries (``blocks`` of those rows, ``projs`` as ``fit_frozen`` returns them)."""
+    return np.hstack([np.asarray(c["feats"][rows])] + [p(b) for (_, p), b in zip(projs, blocks)])
+
+
+def fit_frozen(c: dict, items, rows: np.ndarray, design: str, blocks=()):
+    """(logistic head, [(texture group, its projection)]) of a ``FROZEN`` design on the cached ``rows``
+    (``blocks``: their ``texture_blocks``)."""
     from models import texture
     from models.designs import CONTENT_L2, TOP
 
@@ -369,8 +401,8 @@ def fit_frozen(c: dict, items, rows: np.ndarray, design: str, g_rows: np.ndarray
     w = logreg.source_weights(s, y)
     if spec["balanced"]:
         w = w * logreg.content_balance(c["feats"][rows, :TOP], y)
-    proj = texture.fit_projection(g_rows) if spec["texture"] else None
-    return logreg.fit(frozen_inputs(c, rows, g_rows, proj), y, w, l2=CONTENT_L2), proj
+    projs = [(g, texture.fit_projection(b, texture.COMPONENTS[g])) for g, b in zip(texture_groups(design), blocks)]
+    return logreg.fit(frozen_inputs(c, rows, blocks, projs), y, w, l2=CONTENT_L2), projs
 
 
 def frozen_held_out(items, fold: np.ndarray, design: str) -> dict[str, np.ndarray]:
@@ -378,7 +410,7 @@ def frozen_held_out(items, fold: np.ndarray, design: str) -> dict[str, np.ndarra
 
     frozen-crops: trained on the native crops, scoring the grid crops (the shipped ``content`` until
     2026-12); the others: trained on every training view, scoring the mean over global view and crops
-    (for the texture designs, the projection fitted on each fold's training views only)."""
+    (for the texture designs, the projections fitted on each fold's training views only)."""
     from models import texture
 
     c = cache(items)
@@ -390,10 +422,10 @@ def frozen_held_out(items, fold: np.ndarray, design: str) -> dict[str, np.ndarra
     out = {v: np.full(len(items), np.nan) for v in EVAL_VIEWS}
     for k in np.unique(fold):
         rows = np.flatnonzero(use_train & (fold != k)[c["image"]])
-        head, proj = fit_frozen(c, items, rows, design, None if g is None else g[rows])
+        head, projs = fit_frozen(c, items, rows, design, texture_blocks(c, rows, design, g))
         ev = np.flatnonzero(~tr_rows & (fold == k)[c["image"]])
-        per = image_scores(head.logit(frozen_inputs(c, ev, None if g is None else g[ev], proj)), c, ev, len(items))[
-            "crops" if spec["native_only"] else "mean"]
+        per = image_scores(head.logit(frozen_inputs(c, ev, texture_blocks(c, ev, design, g), projs)), c, ev,
+                           len(items))["crops" if spec["native_only"] else "mean"]
         for v in EVAL_VIEWS:
             m = ~np.isnan(per[v])
             out[v][m] = per[v][m]

@@ -13,6 +13,7 @@ learn from our data.
   training crops only), which keeps the logistic head's Newton steps affordable.
 - ``fold_head``: the head over [content features, projected Gram] folded into one weight vector over
   [content features, every Gram entry], so the served model is standard Keras layers (``gram_layer``).
+- ``GROUPS``: block 10 alone ("texture"), or the early blocks 2 and 4 ("early"), each with its projection.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ import numpy as np
 from models.finetune import SPLIT as LAYER, SPLIT_SHAPE  # the last frozen block: its maps are in the cache
 
 CHANNELS = SPLIT_SHAPE[-1]
+# earlier layers, nearer the pixels (24 channels at 56 x 56, 40 at 28 x 28 on a 224 crop): the cache keeps the
+# upper triangles of their Gram matrices (300 + 820 entries), the statistics of finer texture than block 10's
+EARLY = ("block2_add", "block4_add")
 N_COMPONENTS = 384  # measured: 128 gave +0.002 mean family AUC over the content features alone, 384 +0.010
 FIT_ROWS = 6000  # training crops the projection is fitted on (a seeded sample)
 _IU = np.triu_indices(CHANNELS)
@@ -38,6 +42,18 @@ def gram(maps: np.ndarray, chunk: int = 1024) -> np.ndarray:
         g = np.einsum("npc,npd->ncd", m, m) / m.shape[1]
         out[a:a + chunk] = g[:, _IU[0], _IU[1]]
     return out
+
+
+def gram_tf(x):
+    """TensorFlow: (n, h, w, c) map -> (n, c(c+1)/2) upper triangle of its position-mean Gram matrix
+    (the same entries, in the same order, as ``gram``)."""
+    import tensorflow as tf
+
+    c = int(x.shape[-1])
+    flat = tf.reshape(x, (tf.shape(x)[0], -1, c))
+    g = tf.einsum("npc,npd->ncd", flat, flat) / tf.cast(tf.shape(flat)[1], x.dtype)
+    iu = np.triu_indices(c)
+    return tf.gather(tf.reshape(g, (-1, c * c)), iu[0] * c + iu[1], axis=1)
 
 
 @dataclass
@@ -68,25 +84,50 @@ def fit_projection(g: np.ndarray, n: int = N_COMPONENTS, rows: int = FIT_ROWS, s
     return Projection(mu, sd, vt[:n].astype(np.float32))
 
 
-def fold_head(head, proj: Projection, n_content: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """(w_content, w_gram over the full 112 x 112 matrix, b) with
-    head.logit([f, proj(g)]) == f @ w_content + flat_gram(x) @ w_gram + b, where flat_gram is the
-    row-major 112 x 112 matrix of position means (only its upper triangle carries weight)."""
-    w, b = head.raw_weights()  # over [f, p]
-    wf, wp = w[:n_content], w[n_content:]
-    v = proj.basis.T.astype(np.float64) @ wp / proj.sd  # over the triangle's entries
-    b = b - float(proj.mu @ v)
-    full = np.zeros((CHANNELS, CHANNELS))
-    full[_IU] = v
-    return wf, full.reshape(-1), float(b)
+# the texture groups a frozen design can add (``finetune.FROZEN``'s flags of the same names): the layers whose
+# Gram triangles one projection reads (concatenated in this order), and its number of components
+GROUPS = {"texture": (LAYER,), "early": EARLY}
+COMPONENTS = {"texture": N_COMPONENTS, "early": 256}  # early: 1120 entries
 
 
-def gram_layer(x):
-    """Keras: (None, h, w, 112) -> (None, 112 * 112) position means of channel products (row-major)."""
+def fold_head(head, projs: list[tuple[str, Projection]], n_content: int) -> tuple[np.ndarray, list[np.ndarray], float]:
+    """(w_content, [w over the full c x c matrix of each layer of each group, in order], b) with
+    head.logit([f, proj_1(g_1), ...]) == f @ w_content + sum_l flat_gram_l(x) @ w_l + b, where flat_gram_l is
+    the row-major c x c matrix of layer l's position means (only its upper triangle carries weight)."""
+    w, b = head.raw_weights()  # over [f, p_1, p_2, ...]
+    wf, at, per_layer = w[:n_content], n_content, []
+    for group, proj in projs:
+        wp = w[at:at + len(proj.basis)]
+        at += len(proj.basis)
+        v = proj.basis.T.astype(np.float64) @ wp / proj.sd  # over the group's triangles, concatenated
+        b = b - float(proj.mu @ v)
+        for name in GROUPS[group]:
+            c = _channels(name)
+            iu = np.triu_indices(c)
+            full = np.zeros((c, c))
+            full[iu], v = v[:len(iu[0])], v[len(iu[0]):]
+            per_layer.append(full.reshape(-1))
+    assert at == len(w), "the head's inputs are the content features and every projection"
+    return wf, per_layer, float(b)
+
+
+def _channels(layer: str) -> int:
+    from models import lite0
+
+    i, n = int(layer.removeprefix("block").split("_")[0]), 0
+    for repeats, *_, out_ch in lite0.STAGES:
+        n += repeats
+        if i < n:
+            return out_ch
+    raise ValueError(layer)
+
+
+def gram_layer(x, name: str = "texture"):
+    """Keras: (None, h, w, c) -> (None, c * c) position means of channel products (row-major)."""
     from keras import layers
 
     h, w, ch = x.shape[1:]
-    flat = layers.Reshape((h * w, ch), name="texture_positions")(x)
-    g = layers.Dot(axes=1, name="texture_gram")([flat, flat])  # sums over positions
-    g = layers.Rescaling(1.0 / (h * w), name="texture_mean")(g)
-    return layers.Flatten(name="texture")(g)
+    flat = layers.Reshape((h * w, ch), name=f"{name}_positions")(x)
+    g = layers.Dot(axes=1, name=f"{name}_gram")([flat, flat])  # sums over positions
+    g = layers.Rescaling(1.0 / (h * w), name=f"{name}_mean")(g)
+    return layers.Flatten(name=name)(g)

@@ -33,25 +33,26 @@ MAX_DROP = 0.03  # the most a shipped design's mean family AUC may fall under JP
 log = crossval.log
 
 
-def content_model(head, size: int = preprocess.INPUT_SIZE, proj=None):
+def content_model(head, size: int = preprocess.INPUT_SIZE, projs=()):
     """Frozen-feature Lite0 with the logistic head as its last Dense layer (standardisation folded in);
-    given a ``texture.Projection``, the head also reads the block-10 map's Gram matrix (``models.texture``),
-    the projection folded into the same Dense layer."""
+    given ``[(texture group, texture.Projection)]`` (as ``finetune.fit_frozen`` returns them), the head also
+    reads the Gram matrices of the groups' layers (``models.texture``), the projections folded into the same
+    Dense layer."""
     import keras
     from keras import layers
 
     feat = features.feature_model(size)
     x = feat.output
-    if proj is not None:
-        gram = texture.gram_layer(feat.get_layer(texture.LAYER).output)
-        x = layers.Concatenate(name="content_and_texture")([x, gram])
-    out = layers.Dense(1, activation="sigmoid", name="fake_probability")(x)
-    model = keras.Model(feat.input, out, name="detector_content")
-    if proj is not None:
-        wf, wg, b = texture.fold_head(head, proj, feat.output.shape[-1])
-        w = np.concatenate([wf, wg])
+    if projs:
+        names = [name for group, _ in projs for name in texture.GROUPS[group]]
+        grams = [texture.gram_layer(feat.get_layer(n).output, name=f"texture_{n}") for n in names]
+        x = layers.Concatenate(name="content_and_texture")([x, *grams])
+        wf, wg, b = texture.fold_head(head, list(projs), feat.output.shape[-1])
+        w = np.concatenate([wf, *wg])
     else:
         w, b = head.raw_weights()
+    out = layers.Dense(1, activation="sigmoid", name="fake_probability")(x)
+    model = keras.Model(feat.input, out, name="detector_content")
     model.get_layer("fake_probability").set_weights([w.reshape(-1, 1).astype(np.float32), np.array([b], np.float32)])
     return model
 
@@ -97,11 +98,13 @@ def train_design(name: str, items, out: Path, log=log) -> str:
     else:
         spec = finetune.FROZEN[name]
         rows = finetune.train_rows(c, native_only=spec["native_only"])
-        head, proj = finetune.fit_frozen(c, items, rows, name, texture.gram(c["maps"][rows]) if spec["texture"] else None)
-        model, file = content_model(head, proj=proj), "content"
+        head, projs = finetune.fit_frozen(c, items, rows, name, finetune.texture_blocks(c, rows, name))
+        model, file = content_model(head, projs=projs), "content"
         what = "frozen ImageNet EfficientNet-Lite0, mean and mean square of 6 layers + top features"
-        if proj is not None:
-            what += f", the block-10 Gram matrix ({texture.N_COMPONENTS} principal components)"
+        for group, proj in projs:
+            layers = texture.GROUPS[group]
+            what += (f", the Gram matri{'x' if len(layers) == 1 else 'ces'} of {' and '.join(layers)} "
+                     f"({len(proj.basis)} principal components)")
         what += ", logistic head" + (" (class weights balanced within content clusters)" if spec["balanced"] else "")
         crops, aggregate = ("grid", "crops") if name == "frozen-crops" else ("multiview", "mean")
     path = out / f"{file}.keras"
