@@ -10,7 +10,7 @@ test:           ## set up as `run` does, then run the whole test suite
 setup:
 	scripts/setup.sh
 
-train:          ## source-held-out cross-validation, then the shipped detector, thresholds and level rates (about 1 h 40 min on 2 cores)
+train:          ## source-held-out cross-validation, then the shipped detector, thresholds and level rates (about 1 h 50 min on 2 busy cores, less on quiet ones)
 	scripts/setup.sh --test && nice -n 10 .venv/bin/python -m models.train
 
 crossval:       ## the source-held-out table of every design (models/crossval.json), as in the model card

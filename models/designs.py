@@ -35,11 +35,12 @@ import numpy as np
 from models import finetune, logreg
 
 FINETUNE = ("finetune-global", "finetune-crops", "finetune-mean", "finetune-half", "finetune-max",
-            "finetune15-global", "finetune15-crops", "finetune15-mean")
+            "finetune15-global", "finetune15-crops", "finetune15-mean", "finetune15b-mean")
 # an ensemble of the frozen multi-view head and the gentler fine-tuned network: the mean of their logits
 ENSEMBLES = {"ensemble-multiview": ("frozen-multiview", "finetune15-mean"),
              "ensemble-texture": ("frozen-texture-balanced", "finetune15-mean"),
-             "ensemble-early": ("frozen-early-balanced", "finetune15-mean")}
+             "ensemble-early": ("frozen-early-balanced", "finetune15-mean"),
+             "ensemble-early-b": ("frozen-early-balanced", "finetune15b-mean")}
 FROZEN = tuple(finetune.FROZEN)  # logistic heads on the fine-tuning cache
 MEAN_OF = {"ensemble": ("content", "lowlevel"), **ENSEMBLES}  # every ensemble design and its members
 ALL = ("shortcut-geometry", "shortcut-style", "content-top", "content-taps", "content", "lowlevel", "ensemble",
@@ -143,7 +144,7 @@ def held_out_scores(name: str, items, fold: np.ndarray, done: dict) -> dict[str,
         if key not in done:
             sch = finetune.SCHEDULES[schedule]
             done[key] = finetune.held_out(items, fold, steps=sch["cv_steps"], lr=sch["lr"],
-                                          train_from=sch["train_from"])
+                                          train_from=sch["train_from"], balanced=sch.get("balanced", False))
         return done[key][rule]
     if name in PROBES:
         x = globals()[PROBES[name]](items)

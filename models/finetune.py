@@ -48,6 +48,9 @@ SHIP_STEPS = 900  # the shipped model, trained on every fold
 SCHEDULES = {
     "finetune": {"train_from": FIRST_TRAINED, "lr": LR, "cv_steps": CV_STEPS, "ship_steps": SHIP_STEPS},
     "finetune15": {"train_from": 15, "lr": LR, "cv_steps": 300, "ship_steps": 600},
+    # finetune15 with each source's views drawn in proportion to their content-balance multipliers
+    # (``logreg.content_balance``, as the frozen "balanced" heads weight their rows)
+    "finetune15b": {"train_from": 15, "lr": LR, "cv_steps": 300, "ship_steps": 600, "balanced": True},
 }
 DROPOUT = 0.2
 HEAD_L2 = 30.0
@@ -220,8 +223,10 @@ def cache(items, chunk: int = 48) -> dict:
 
 
 # --- training and scoring ------------------------------------------------------------------------
-def _sampler(items, train: np.ndarray, rows: np.ndarray, image: np.ndarray, rng):
-    """Batches of row indices: half real, half AI; a source with probability ~ sqrt(its size)."""
+def _sampler(items, train: np.ndarray, rows: np.ndarray, image: np.ndarray, rng, weight: np.ndarray | None = None):
+    """Batches of row indices: half real, half AI; a source with probability ~ sqrt(its size), then an
+    image of it and one of its views uniformly, or, given ``weight`` (per row of ``rows``), one of the
+    source's views with probability ~ its weight."""
     y = np.array([i.label for i in items])
     src = np.array([i.source for i in items])
     by_image: dict[int, list[int]] = {}
@@ -232,14 +237,19 @@ def _sampler(items, train: np.ndarray, rows: np.ndarray, image: np.ndarray, rng)
         sources = sorted({s for s, t, lab in zip(src, train, y) if t and lab == c})
         members = [np.flatnonzero(train & (src == s) & (y == c)) for s in sources]
         p = np.sqrt([len(m) for m in members])
+        if weight is not None:
+            row_src = src[image[rows]]
+            members = [(rows[row_src == s], weight[row_src == s] / weight[row_src == s].sum()) for s in sources]
         pools.append((members, p / p.sum()))
 
     def batch(n: int = BATCH):
         out, lab = [], []
         for c, (members, p) in enumerate(pools):
             for s in rng.choice(len(members), n // 2, p=p):
-                img = int(rng.choice(members[s]))
-                out.append(rng.choice(by_image[img]))
+                if weight is not None:
+                    out.append(rng.choice(members[s][0], p=members[s][1]))
+                else:
+                    out.append(rng.choice(by_image[int(rng.choice(members[s]))]))
                 lab.append(c)
         return np.array(out), np.array(lab, np.float32)
     return batch
@@ -256,9 +266,10 @@ def warm_head(c: dict, items, train: np.ndarray) -> logreg.LogReg:
 
 
 def fit(c: dict, items, train: np.ndarray, steps: int = CV_STEPS, seed: int = 0, log=log, lr: float = LR,
-        train_from: int = FIRST_TRAINED):
+        train_from: int = FIRST_TRAINED, balanced: bool = False):
     """Fine-tune the top on the cached training views of the images where ``train`` is True; blocks
-    before ``train_from`` (of those above the cache) stay frozen too."""
+    before ``train_from`` (of those above the cache) stay frozen too; ``balanced``: views drawn by their
+    content-balance multipliers (``_sampler``)."""
     import keras
     import tensorflow as tf
 
@@ -271,7 +282,12 @@ def fit(c: dict, items, train: np.ndarray, steps: int = CV_STEPS, seed: int = 0,
     w, b = head.raw_weights()
     model.get_layer("fake_logit").set_weights([w.reshape(-1, 1).astype(np.float32), np.array([b], np.float32)])
     rows = np.flatnonzero((c["key"] == "train") & train[c["image"]])
-    draw = _sampler(items, train, rows, c["image"], np.random.default_rng(seed))
+    weight = None
+    if balanced:
+        from models.designs import TOP
+
+        weight = logreg.content_balance(c["feats"][rows, :TOP], np.array([i.label for i in items])[c["image"][rows]])
+    draw = _sampler(items, train, rows, c["image"], np.random.default_rng(seed), weight)
     opt = keras.optimizers.Adam(lr)
     variables = model.trainable_variables
 

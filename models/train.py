@@ -89,10 +89,11 @@ def train_design(name: str, items, out: Path, log=log) -> str:
         sch = finetune.SCHEDULES[schedule]
         log(f"fine-tuning on all {len(items)} images, {sch['ship_steps']} steps")
         upper = finetune.fit(c, items, everything, steps=sch["ship_steps"], seed=0, log=log, lr=sch["lr"],
-                             train_from=sch["train_from"])
+                             train_from=sch["train_from"], balanced=sch.get("balanced", False))
         model, file = finetune.build_full(upper), "finetuned"
+        balance = ", views drawn by content-balance weight" if sch.get("balanced") else ""
         what = (f"ImageNet EfficientNet-Lite0, blocks {sch['train_from']}-15 and head fine-tuned "
-                f"({sch['ship_steps']} steps of {finetune.BATCH}, balanced by source and class), blocks 0-"
+                f"({sch['ship_steps']} steps of {finetune.BATCH}, balanced by source and class{balance}), blocks 0-"
                 f"{sch['train_from'] - 1} frozen")
         crops, aggregate = "multiview", rule
     else:

@@ -80,3 +80,29 @@ def test_content_balance_evens_the_classes_inside_a_mixed_cluster_and_leaves_a_p
     assert np.allclose(w[40:], 1.0)  # one class only: nothing to balance
     capped = logreg.content_balance(x, np.r_[np.zeros(39), 1, np.zeros(20)].astype(int), k=2)
     assert capped[39] == 4.0  # a lone AI row in the cluster does not get the whole half
+
+
+def test_the_balanced_fine_tuning_sampler_draws_a_sources_views_by_their_weight():
+    """finetune._sampler: half of each batch per class, sources ~ sqrt(size); with weights, a source's
+    views in proportion to them (the content-balance multipliers of ``finetune15b``)."""
+    from models import finetune
+
+    items = _items([("real/a", 4), ("real/b", 16), ("fake/c", 9)])
+    image = np.repeat(np.arange(len(items)), 2)  # two cached views per image
+    rows = np.arange(len(image))
+    train = np.ones(len(items), bool)
+    weight = np.where(image < 4, 1.0, 0.25)  # real/a's views weigh 4x real/b's
+    weight[image >= 20] = np.where(rows[image >= 20] % 2 == 0, 3.0, 1.0)  # fake/c: each first view 3x the second
+    plain = finetune._sampler(items, train, rows, image, np.random.default_rng(0))
+    weighted = finetune._sampler(items, train, rows, image, np.random.default_rng(0), weight)
+    for draw in (plain, weighted):
+        idx, y = draw(32)
+        assert (y == 1).sum() == 16 and set(image[idx[y == 1]]) <= set(range(20, 29))
+        assert set(image[idx[y == 0]]) <= set(range(20))
+    got = np.concatenate([weighted(32)[0] for _ in range(400)])
+    src_a = np.isin(image[got], range(4)).sum() / (image[got] < 20).sum()
+    assert abs(src_a - np.sqrt(4) / (np.sqrt(4) + np.sqrt(16))) < 0.03  # the source's share: sqrt of its size
+    fake = got[image[got] >= 20]
+    assert abs((fake % 2 == 0).mean() - 0.75) < 0.03  # inside a source: by weight
+    first = np.concatenate([plain(32)[0] for _ in range(400)])
+    assert abs((first[image[first] >= 20] % 2 == 0).mean() - 0.5) < 0.03  # without weights: uniform

@@ -6,6 +6,9 @@
   version of ``models.crossval``: real data from ../shared, real ImageNet weights, real training).
 """
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -48,11 +51,15 @@ def test_served_network_scores_views_as_the_trained_top_scores_their_cache(small
         assert np.allclose(served, cached, atol=2e-3), (served, cached)  # the cache keeps float16 maps
 
 
-@pytest.mark.parametrize("schedule", ["finetune15"])  # the shipped schedule (models/finetuned.json)
+SHIPPED = json.loads((Path(finetune.__file__).parent / "finetuned.json").read_text())["design"].split("-")[0]
+
+
+@pytest.mark.parametrize("schedule", [SHIPPED])  # the shipped schedule (models/finetuned.json)
 def test_finetuned_detector_separates_held_out_families(small, schedule):
     items, train, c = small
     sch = finetune.SCHEDULES[schedule]
-    model = finetune.fit(c, items, train, steps=STEPS, lr=sch["lr"], train_from=sch["train_from"])
+    model = finetune.fit(c, items, train, steps=STEPS, lr=sch["lr"], train_from=sch["train_from"],
+                         balanced=sch.get("balanced", False))
     rows = np.flatnonzero((c["key"] != "train") & ~train[c["image"]])
     per = finetune.image_scores(finetune.view_logits(model, c, rows), c, rows, len(items))
     y = np.array([i.label for i in items])
