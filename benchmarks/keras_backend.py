@@ -28,10 +28,10 @@ def make(out: Path) -> None:
     """Up to N multiview crops of the sample photos and each member's P from worker.detector (TensorFlow)."""
     from PIL import Image
 
-    from models import preprocess
+    from models import data, preprocess
     from worker.detector import load_member
 
-    samples = sorted((ROOT.parent / "shared" / "samples").rglob("*.jp*g"))
+    samples = sorted((data.shared_dir() / "samples").rglob("*.jp*g"))
     crops = []
     for p in samples:
         try:

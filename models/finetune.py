@@ -232,14 +232,15 @@ def _sampler(items, train: np.ndarray, rows: np.ndarray, image: np.ndarray, rng,
     by_image: dict[int, list[int]] = {}
     for r in rows:
         by_image.setdefault(int(image[r]), []).append(int(r))
+    row_src = src[image[rows]]
     pools = []
     for c in (0, 1):
         sources = sorted({s for s, t, lab in zip(src, train, y) if t and lab == c})
         members = [np.flatnonzero(train & (src == s) & (y == c)) for s in sources]
         p = np.sqrt([len(m) for m in members])
-        if weight is not None:
-            row_src = src[image[rows]]
-            members = [(rows[row_src == s], weight[row_src == s] / weight[row_src == s].sum()) for s in sources]
+        if weight is not None:  # a source's views, and the probability of each
+            masks = [row_src == s for s in sources]
+            members = [(rows[m], weight[m] / weight[m].sum()) for m in masks]
         pools.append((members, p / p.sum()))
 
     def batch(n: int = BATCH):
@@ -253,6 +254,13 @@ def _sampler(items, train: np.ndarray, rows: np.ndarray, image: np.ndarray, rng,
                 lab.append(c)
         return np.array(out), np.array(lab, np.float32)
     return batch
+
+
+def content_balance(c: dict, items, rows: np.ndarray) -> np.ndarray:
+    """``logreg.content_balance`` of cached rows: clustered by their top features, their images' labels."""
+    from models.designs import TOP
+
+    return logreg.content_balance(c["feats"][rows, :TOP], np.array([i.label for i in items])[c["image"][rows]])
 
 
 def warm_head(c: dict, items, train: np.ndarray) -> logreg.LogReg:
@@ -282,11 +290,7 @@ def fit(c: dict, items, train: np.ndarray, steps: int = CV_STEPS, seed: int = 0,
     w, b = head.raw_weights()
     model.get_layer("fake_logit").set_weights([w.reshape(-1, 1).astype(np.float32), np.array([b], np.float32)])
     rows = np.flatnonzero((c["key"] == "train") & train[c["image"]])
-    weight = None
-    if balanced:
-        from models.designs import TOP
-
-        weight = logreg.content_balance(c["feats"][rows, :TOP], np.array([i.label for i in items])[c["image"][rows]])
+    weight = content_balance(c, items, rows) if balanced else None
     draw = _sampler(items, train, rows, c["image"], np.random.default_rng(seed), weight)
     opt = keras.optimizers.Adam(lr)
     variables = model.trainable_variables
@@ -409,14 +413,14 @@ def fit_frozen(c: dict, items, rows: np.ndarray, design: str, blocks=()):
     """(logistic head, [(texture group, its projection)]) of a ``FROZEN`` design on the cached ``rows``
     (``blocks``: their ``texture_blocks``)."""
     from models import texture
-    from models.designs import CONTENT_L2, TOP
+    from models.designs import CONTENT_L2
 
     spec = FROZEN[design]
     y = np.array([i.label for i in items])[c["image"][rows]]
     s = np.array([i.source for i in items])[c["image"][rows]]
     w = logreg.source_weights(s, y)
     if spec["balanced"]:
-        w = w * logreg.content_balance(c["feats"][rows, :TOP], y)
+        w = w * content_balance(c, items, rows)
     projs = [(g, texture.fit_projection(b, texture.COMPONENTS[g])) for g, b in zip(texture_groups(design), blocks)]
     return logreg.fit(frozen_inputs(c, rows, blocks, projs), y, w, l2=CONTENT_L2), projs
 
