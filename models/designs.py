@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models import finetune, logreg
+from models import finetune, frozen, logreg
 
 FINETUNE = ("finetune-global", "finetune-crops", "finetune-mean", "finetune-half", "finetune-max",
             "finetune15-global", "finetune15-crops", "finetune15-mean", "finetune15b-mean")
@@ -41,7 +41,7 @@ ENSEMBLES = {"ensemble-multiview": ("frozen-multiview", "finetune15-mean"),
              "ensemble-texture": ("frozen-texture-balanced", "finetune15-mean"),
              "ensemble-early": ("frozen-early-balanced", "finetune15-mean"),
              "ensemble-early-b": ("frozen-early-balanced", "finetune15b-mean")}
-FROZEN = tuple(finetune.FROZEN)  # logistic heads on the fine-tuning cache
+FROZEN = tuple(frozen.FROZEN)  # logistic heads on the fine-tuning cache
 MEAN_OF = {"ensemble": ("content", "lowlevel"), **ENSEMBLES}  # every ensemble design and its members
 ALL = ("shortcut-geometry", "shortcut-style", "content-top", "content-taps", "content", "lowlevel", "ensemble",
        *FROZEN, *FINETUNE, *ENSEMBLES)
@@ -136,7 +136,7 @@ def held_out_scores(name: str, items, fold: np.ndarray, done: dict) -> dict[str,
         members = [done[m] if m in done else held_out_scores(m, items, fold, done) for m in MEAN_OF[name]]
         return {v: np.mean([m[v] for m in members], axis=0) for v in members[0]}
     if name in FROZEN:
-        return finetune.frozen_held_out(items, fold, name)
+        return frozen.frozen_held_out(items, fold, name)
     if name in FINETUNE:
         # one fine-tuning run per fold and schedule scores every rule: the others are kept in `done`
         schedule, rule = name.split("-")

@@ -84,7 +84,7 @@ def fit_projection(g: np.ndarray, n: int = N_COMPONENTS, rows: int = FIT_ROWS, s
     return Projection(mu, sd, vt[:n].astype(np.float32))
 
 
-# the texture groups a frozen design can add (``finetune.FROZEN``'s flags of the same names): the layers whose
+# the texture groups a frozen design can add (``frozen.FROZEN``'s flags of the same names): the layers whose
 # Gram triangles one projection reads (concatenated in this order), and its number of components
 GROUPS = {"texture": (LAYER,), "early": EARLY}
 COMPONENTS = {"texture": N_COMPONENTS, "early": 256}  # early: 1120 entries

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models import crossval, designs, features, finetune, folds, lowlevel, preprocess, texture
+from models import crossval, designs, features, finetune, folds, frozen, lowlevel, preprocess, texture
 
 HERE = Path(__file__).resolve().parent
 CANDIDATES = (*designs.FROZEN, *designs.FINETUNE, *designs.ENSEMBLES)
@@ -35,7 +35,7 @@ log = crossval.log
 
 def content_model(head, size: int = preprocess.INPUT_SIZE, projs=()):
     """Frozen-feature Lite0 with the logistic head as its last Dense layer (standardisation folded in);
-    given ``[(texture group, texture.Projection)]`` (as ``finetune.fit_frozen`` returns them), the head also
+    given ``[(texture group, texture.Projection)]`` (as ``frozen.fit_frozen`` returns them), the head also
     reads the Gram matrices of the groups' layers (``models.texture``), the projections folded into the same
     Dense layer."""
     import keras
@@ -97,9 +97,9 @@ def train_design(name: str, items, out: Path, log=log) -> str:
                 f"{sch['train_from'] - 1} frozen")
         crops, aggregate = "multiview", rule
     else:
-        spec = finetune.FROZEN[name]
+        spec = frozen.FROZEN[name]
         rows = finetune.train_rows(c, native_only=spec["native_only"])
-        head, projs = finetune.fit_frozen(c, items, rows, name, finetune.texture_blocks(c, rows, name))
+        head, projs = frozen.fit_frozen(c, items, rows, name, frozen.texture_blocks(c, rows, name))
         model, file = content_model(head, projs=projs), "content"
         what = "frozen ImageNet EfficientNet-Lite0, mean and mean square of 6 layers + top features"
         for group, proj in projs:
